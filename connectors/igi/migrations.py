@@ -118,7 +118,10 @@ def upgrade(engine: Engine, sql_dir: Path = SQL_DIR) -> list[Migration]:
                 pending = _verify_history(conn, migrations).pending
             for migration in pending:
                 with conn.begin():
-                    _run_script(conn, migration.sql)
+                    try:
+                        _run_script(conn, migration.sql)
+                    except Exception as exc:
+                        raise MigrationError(f"migration {migration.file_name} failed: {exc}") from exc
                     conn.execute(
                         sa.text(
                             "INSERT INTO ss_staging.schema_migrations (version, file_name, checksum) "

@@ -1,0 +1,52 @@
+"""The ``ss-igi`` command line. Each command lives in ``pipelines/commands/<name>.py`` with ``add_parser``
+and ``run``; this module only assembles them and turns failures into a one-line reason and exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from pipelines.logs import install_redaction
+
+COMMANDS = ["demo", "reconcile", "provision", "request", "check", "db", "simulator", "serve"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ss-igi",
+        description="Delinea Secret Server <-> IBM IGI: reconcile, provision, operate.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail (never secrets)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"pipelines.commands.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    install_redaction()
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("ss-igi: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the CLI's contract: one line on stderr, non-zero exit
+        if args.verbose:
+            logging.getLogger("ss_igi").exception("command failed")
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"ss-igi {args.command}: {reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

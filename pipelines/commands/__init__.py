@@ -1,0 +1,1 @@
+"""One module per ``ss-igi`` command: ``add_parser(subparsers)`` registers it, ``run(args) -> int`` runs it."""

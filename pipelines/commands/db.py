@@ -1,0 +1,52 @@
+"""`ss-igi db`: upgrade the IGI database schema; start or stop the embedded server for psql sessions."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from connectors.igi import create_engine, upgrade
+from pipelines.database import database_url, embedded_server
+from pipelines.settings import Settings
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("db", help="database schema and the embedded server")
+    db_sub = parser.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+
+    up = db_sub.add_parser("upgrade", help="apply pending SQL migrations (a no-op when up to date)")
+    up.set_defaults(run=run_upgrade)
+    start = db_sub.add_parser("start", help="start the embedded server and keep it running (for psql)")
+    start.set_defaults(run=run_start)
+    stop = db_sub.add_parser("stop", help="stop the embedded server")
+    stop.set_defaults(run=run_stop)
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    engine = create_engine(database_url(Settings()))
+    try:
+        applied = upgrade(engine)
+    finally:
+        engine.dispose()
+    if applied:
+        for migration in applied:
+            print(f"applied {migration.file_name}")
+    else:
+        print("database is up to date")
+    return 0
+
+
+def run_start(args: argparse.Namespace) -> int:
+    server = embedded_server(Settings(), keep_running=True)
+    print(f"embedded PostgreSQL running in {server.data_dir}")
+    print(f"IGI_DATABASE_URL={server.url()}")
+    print(f"psql: {server.psql_command()}")
+    print("stop it with: ss-igi db stop")
+    return 0
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    server = embedded_server(Settings(), keep_running=True)
+    server.stop()
+    print(f"embedded PostgreSQL in {server.data_dir} stopped")
+    return 0
