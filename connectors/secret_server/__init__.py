@@ -1,0 +1,50 @@
+"""Secret Server connector: the only code that speaks Secret Server's REST API.
+
+Callers iterate typed records and call typed operations; HTTP, tokens, paging and retries stay
+inside. Nothing here reads settings: every option is an argument of `SecretServerClient`.
+"""
+
+from connectors.secret_server.client import SecretServerClient
+from connectors.secret_server.errors import (
+    ApiError,
+    AuthenticationError,
+    FanOutError,
+    PagingError,
+    SecretServerError,
+    TransientError,
+)
+from connectors.secret_server.records import (
+    ConnectionReport,
+    DeletedRecord,
+    FolderPermissionRecord,
+    FolderRecord,
+    GroupMemberRecord,
+    GroupRecord,
+    SecretPermissionRecord,
+    SecretRecord,
+    UserRecord,
+)
+from connectors.secret_server.redaction import RedactingFilter, redact
+from connectors.secret_server.transport import ClientStats
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ClientStats",
+    "ConnectionReport",
+    "DeletedRecord",
+    "FanOutError",
+    "FolderPermissionRecord",
+    "FolderRecord",
+    "GroupMemberRecord",
+    "GroupRecord",
+    "PagingError",
+    "RedactingFilter",
+    "SecretPermissionRecord",
+    "SecretRecord",
+    "SecretServerClient",
+    "SecretServerError",
+    "TransientError",
+    "UserRecord",
+    "redact",
+]

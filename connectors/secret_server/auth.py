@@ -1,0 +1,123 @@
+"""OAuth2 password grant with refresh, shared safely by many threads.
+
+Secret Server issues an access token (``expires_in`` seconds, 20 minutes by default) and, when
+enabled, a single-use refresh token; refreshes per login are capped (3 by default). So:
+
+- renew shortly *before* expiry (a margin of 10% of the lifetime, at most 60 s), and whenever the
+  server refuses a token (401/403) — e.g. it was revoked or expired early;
+- renew with the refresh token while there is one; when the server refuses the refresh (cap
+  reached, token used) or gave none, log in again with the password;
+- one renewal at a time: threads that saw the same expired token wait on the lock, then find the
+  new token already in place (`invalidate` compares the token the caller used with the current one).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from connectors.secret_server.errors import ApiError, AuthenticationError
+from connectors.secret_server.redaction import log, register_secret
+from connectors.secret_server.transport import Transport
+
+TOKEN_PATH = "/oauth2/token"
+
+
+@dataclass(frozen=True)
+class _Token:
+    access: str
+    refresh: str | None
+    renew_at: float  # monotonic time after which we renew proactively
+
+
+class TokenManager:
+    def __init__(
+        self,
+        transport: Transport,
+        username: str,
+        password: str,
+        *,
+        domain: str | None = None,
+        otp: str | None = None,
+        clock=time.monotonic,
+    ) -> None:
+        self._transport = transport
+        self._username = username
+        self._password = password
+        self._domain = domain
+        self._otp = otp
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._current: _Token | None = None
+        register_secret(password)
+        register_secret(otp)
+
+    def token(self) -> str:
+        """A valid access token, logging in or refreshing first when needed."""
+        current = self._current
+        if current is not None and self._clock() < current.renew_at:
+            return current.access
+        with self._lock:
+            current = self._current
+            if current is not None and self._clock() < current.renew_at:
+                return current.access  # another thread renewed it while we waited
+            self._renew(current, force_login=False)
+            assert self._current is not None
+            return self._current.access
+
+    def invalidate(self, refused_token: str, *, force_login: bool = False) -> None:
+        """The server refused ``refused_token``: renew, unless another thread already did."""
+        with self._lock:
+            current = self._current
+            if current is not None and current.access != refused_token:
+                return
+            self._renew(current, force_login=force_login)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._current = None
+
+    # ------------------------------------------------------------------ internals (lock held)
+    def _renew(self, current: _Token | None, *, force_login: bool) -> None:
+        if current is not None and current.refresh and not force_login:
+            try:
+                self._grant({"grant_type": "refresh_token", "refresh_token": current.refresh}, refresh=True)
+                return
+            except AuthenticationError as exc:
+                log.info("token refresh refused (%s); logging in again with the password", exc)
+        self._login()
+
+    def _login(self) -> None:
+        form = {"grant_type": "password", "username": self._username, "password": self._password}
+        if self._domain:
+            form["domain"] = self._domain
+        self._grant(form, refresh=False)
+
+    def _grant(self, form: dict[str, str], *, refresh: bool) -> None:
+        headers = {"OTP": self._otp} if (self._otp and not refresh) else None
+        kind = "refresh" if refresh else "login"
+        try:
+            body = self._transport.request(
+                "POST", TOKEN_PATH, form=form, headers=headers, api=False, authenticated=False
+            )
+        except ApiError as exc:
+            # 400 {"error": "invalid_grant"} and friends. Never echo the form.
+            raise AuthenticationError(
+                f"Secret Server refused the {kind} for user {self._username!r}: "
+                f"HTTP {exc.status} {exc.error_code or ''} {exc.message or ''}".rstrip()
+            ) from None
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise AuthenticationError(f"token endpoint answered the {kind} without an access_token")
+        access = body["access_token"]
+        refresh_token = body.get("refresh_token") or None
+        register_secret(access)
+        register_secret(refresh_token)
+        try:
+            lifetime = float(body.get("expires_in") or 1200)
+        except (TypeError, ValueError):
+            lifetime = 1200.0
+        margin = min(60.0, lifetime * 0.1)
+        self._current = _Token(access, refresh_token, self._clock() + max(0.0, lifetime - margin))
+        self._transport.stats.add("refreshes" if refresh else "logins")
+        log.info("%s succeeded for %r; token valid %.0fs", kind, self._username, lifetime)

@@ -1,0 +1,178 @@
+"""The client's plumbing: construction, the request/search primitives, and the fan-out pool."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from connectors.secret_server.auth import TokenManager
+from connectors.secret_server.errors import FanOutError
+from connectors.secret_server.paging import iter_search
+from connectors.secret_server.transport import ClientStats, Params, Transport
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# GET /secrets/{id} returns the secret's field values (passwords). This connector must never ask.
+_SECRET_VALUES_PATH = re.compile(r"^/secrets/-?\d+/?$")
+
+
+@dataclass(frozen=True)
+class Search:
+    """One declaration per searchable entity: where it lives, its key, and its fixed filters."""
+
+    path: str  # relative to /api/v1; may hold {placeholders}
+    key: str = "id"
+    filters: tuple[tuple[str, Any], ...] = ()
+
+
+class ClientCore:
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        domain: str | None = None,
+        otp: str | None = None,
+        verify_tls: bool = True,
+        ca_bundle: str | None = None,
+        max_workers: int = 8,
+        page_size: int = 1000,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 6,
+        max_retry_seconds: float = 120.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        if not base_url or not base_url.lower().startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http(s) URL such as https://host/SecretServer")
+        self.base_url = base_url.rstrip("/")
+        self.max_workers = max(1, max_workers)
+        self.page_size = max(1, page_size)
+        self._transport = Transport(
+            self.base_url,
+            verify=ca_bundle if (verify_tls and ca_bundle) else verify_tls,
+            pool_size=self.max_workers + 2,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+            max_retry_seconds=max_retry_seconds,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+        )
+        self._auth = TokenManager(self._transport, username, password, domain=domain, otp=otp)
+        self._transport.auth = self._auth
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._executor_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+        self._transport.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters: ``requests``, ``retries``, ``logins``, ``refreshes``, ... (attribute or ``[name]``)."""
+        return self._transport.stats
+
+    # ------------------------------------------------------------------ primitives
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+    ) -> Any:
+        if method.upper() == "GET" and _SECRET_VALUES_PATH.match(path):
+            raise ValueError("refusing GET /secrets/{id}: it returns secret values; use get_secret_summary")
+        return self._transport.request(method, path, params=params, json=json)
+
+    def _search(self, search: Search, filters: Mapping[str, Any] | None = None, **path_args: Any) -> Iterator[Any]:
+        path = search.path.format(**path_args)
+        return iter_search(
+            lambda p, q: self._request("GET", p, params=q),
+            path,
+            {**dict(search.filters), **(filters or {})},
+            key=search.key,
+            page_size=self.page_size,
+            stats=self.stats,
+        )
+
+    # ------------------------------------------------------------------ fan-out
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="ss-fanout")
+            return self._executor
+
+    def fan_out(self, func: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+        """Run ``func(item)`` for every item on the client's bounded thread pool (sharing its
+        session and token), yielding ``(item, result)`` in input order.
+
+        Every item is attempted; failures do not stop the others. After the last success has been
+        yielded, `FanOutError` is raised if any call failed, carrying each failed item with its
+        exception. If ``func`` returns an iterator (e.g. ``client.iter_group_members``), it is
+        drained into a list inside the worker, so the HTTP calls really run in parallel. At most
+        ``2 * max_workers`` calls are queued at a time, so memory stays bounded for long inputs.
+        Do not call ``fan_out`` from inside ``func`` (the pool is bounded and could starve).
+        """
+        pool = self._pool()
+        window = 2 * self.max_workers
+
+        def call(item: T) -> R:
+            result = func(item)
+            if isinstance(result, Iterator):
+                return list(result)  # type: ignore[return-value]
+            return result
+
+        source = iter(items)
+        pending: deque[tuple[T, Future[R]]] = deque()
+        failures: list[tuple[T, BaseException]] = []
+        succeeded = 0
+
+        def refill() -> None:
+            while len(pending) < window:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    return
+                pending.append((item, pool.submit(call, item)))
+
+        try:
+            refill()
+            while pending:
+                item, future = pending.popleft()
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    failures.append((item, exc))
+                    refill()
+                    continue
+                refill()
+                succeeded += 1
+                yield item, result
+        finally:
+            for _, future in pending:  # the caller stopped early: don't leave work running
+                future.cancel()
+        if failures:
+            raise FanOutError(failures, succeeded)

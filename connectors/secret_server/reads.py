@@ -1,0 +1,108 @@
+"""Read operations: one `Search` declaration per entity of the reconciliation, plus lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+from connectors.secret_server.core import ClientCore, Search
+from connectors.secret_server.errors import ApiError
+from connectors.secret_server.records import (
+    FolderPermissionRecord,
+    FolderRecord,
+    GroupMemberRecord,
+    GroupRecord,
+    SecretPermissionRecord,
+    SecretRecord,
+    UserRecord,
+)
+
+USERS = Search("/users")
+GROUPS = Search("/groups")
+GROUP_MEMBERS = Search("/groups/{group_id}/users", key="userId",
+                       filters=(("filter.includeInactiveUsersForGroup", True),))
+USER_GROUPS = Search("/users/{user_id}/groups", key="groupId")
+FOLDERS = Search("/folders")
+FOLDER_PERMISSIONS = Search("/folder-permissions")
+# includeRestricted: restricted secrets (approval, checkout, ...) are still secrets to reconcile.
+SECRETS = Search("/secrets", filters=(("filter.includeRestricted", True),))
+SECRET_PERMISSIONS = Search("/secret-permissions")
+
+
+def _is_local(record: Any, domain_key: str = "domainId", name_key: str = "domainName") -> bool:
+    return not record.get(name_key) and record.get(domain_key) in (None, -1, 0)
+
+
+def _in_domain(record: Any, domain: str | int | None) -> bool:
+    """``domain=None`` means a local (non-AD) account; a str matches the domain name, an int its id."""
+    if domain is None:
+        return _is_local(record)
+    if isinstance(domain, int):
+        return bool(record.get("domainId") == domain)
+    return str(record.get("domainName") or "").lower() == domain.lower()
+
+
+class ReadOperations(ClientCore):
+    # ------------------------------------------------------------------ reconciliation extracts
+    def iter_users(self, include_inactive: bool = True) -> Iterator[UserRecord]:
+        """All users (disabled ones too unless ``include_inactive=False``), ascending id."""
+        return cast(Iterator[UserRecord], self._search(USERS, {"filter.includeInactive": include_inactive}))
+
+    def iter_groups(self, include_inactive: bool = True) -> Iterator[GroupRecord]:
+        return cast(Iterator[GroupRecord], self._search(GROUPS, {"filter.includeInactive": include_inactive}))
+
+    def iter_group_members(self, group_id: int) -> Iterator[GroupMemberRecord]:
+        """Members of one group (``GET /groups/{id}/users``), disabled users included, by userId."""
+        return cast(Iterator[GroupMemberRecord], self._search(GROUP_MEMBERS, group_id=int(group_id)))
+
+    def iter_user_groups(self, user_id: int) -> Iterator[GroupMemberRecord]:
+        """Groups of one user (``GET /users/{id}/groups``), by groupId."""
+        return cast(Iterator[GroupMemberRecord], self._search(USER_GROUPS, user_id=int(user_id)))
+
+    def iter_folders(self) -> Iterator[FolderRecord]:
+        return cast(Iterator[FolderRecord], self._search(FOLDERS))
+
+    def iter_folder_permissions(self, folder_id: int | None = None) -> Iterator[FolderPermissionRecord]:
+        """Permissions of one folder (or, with no id, every folder permission the server lists)."""
+        filters = {"filter.folderId": int(folder_id)} if folder_id is not None else {}
+        return cast(Iterator[FolderPermissionRecord], self._search(FOLDER_PERMISSIONS, filters))
+
+    def iter_secrets(self, include_inactive: bool = True) -> Iterator[SecretRecord]:
+        """Secret metadata from the search endpoint (never values), ascending id."""
+        return cast(Iterator[SecretRecord], self._search(SECRETS, {"filter.includeInactive": include_inactive}))
+
+    def iter_secret_permissions(self, secret_id: int | None = None) -> Iterator[SecretPermissionRecord]:
+        filters = {"filter.secretId": int(secret_id)} if secret_id is not None else {}
+        return cast(Iterator[SecretPermissionRecord], self._search(SECRET_PERMISSIONS, filters))
+
+    # ------------------------------------------------------------------ single objects
+    def get_secret_summary(self, secret_id: int) -> SecretRecord:
+        """``GET /secrets/{id}/summary``: the search shape of one secret (no field values)."""
+        return cast(SecretRecord, self._request("GET", f"/secrets/{int(secret_id)}/summary"))
+
+    def get_user(self, user_id: int) -> UserRecord | None:
+        """The full user model, or None when no such user exists."""
+        try:
+            return cast(UserRecord, self._request("GET", f"/users/{int(user_id)}",
+                                                  params={"includeInactive": "true"}))
+        except ApiError as exc:
+            if exc.is_not_found:
+                return None
+            raise
+
+    def find_user(self, user_name: str, domain: str | int | None = None) -> UserRecord | None:
+        """The user with exactly this name (case-insensitive) in ``domain`` (None: local users only,
+        since user names are unique only within a domain), disabled users included."""
+        wanted = user_name.lower()
+        for record in self._search(USERS, {"filter.searchText": user_name, "filter.includeInactive": True}):
+            if str(record.get("userName") or "").lower() == wanted and _in_domain(record, domain):
+                return cast(UserRecord, record)
+        return None
+
+    def find_group(self, name: str, domain: str | int | None = None) -> GroupRecord | None:
+        """The group with exactly this name (case-insensitive) in ``domain`` (None: local groups)."""
+        wanted = name.lower()
+        for record in self._search(GROUPS, {"filter.searchText": name, "filter.includeInactive": True}):
+            if str(record.get("name") or "").lower() == wanted and _in_domain(record, domain):
+                return cast(GroupRecord, record)
+        return None

@@ -1,0 +1,297 @@
+"""HTTP: one pooled `requests` session, retries with backoff, JSON-or-error, token handling.
+
+Everything that touches the network goes through `Transport.request`; callers get parsed JSON or a
+typed error. The policy:
+
+- 429, 502, 503, 504, connection errors, timeouts and 200s whose body is not JSON are transient:
+  retried with exponential backoff and jitter (or after ``Retry-After``, which is honoured exactly
+  as a minimum), bounded by ``max_attempts`` and by ``max_retry_seconds`` of wall time.
+- 401/403 mean the token was refused: renew it (refresh first, then a password login) and resend;
+  a freshly logged-in token that is still refused raises `AuthenticationError`.
+- Any other non-2xx raises `ApiError` with the server's ``errorCode`` and ``message``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from connectors.secret_server.errors import ApiError, AuthenticationError, SecretServerError, TransientError
+from connectors.secret_server.redaction import log
+
+if TYPE_CHECKING:
+    from connectors.secret_server.auth import TokenManager
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+AUTH_FAILURE_STATUSES = frozenset({401, 403})
+
+Params = Mapping[str, Any] | list[tuple[str, Any]]
+
+
+@dataclass
+class ClientStats:
+    """Counters for one client (read by the benchmark and by tests). Increments are thread-safe."""
+
+    requests: int = 0  # HTTP requests sent (API and token endpoint), including retries
+    retries: int = 0  # requests re-sent after a transient failure
+    logins: int = 0  # password grants
+    refreshes: int = 0  # refresh-token grants that succeeded
+    auth_rejections: int = 0  # 401/403 answers to API calls
+    non_json: int = 0  # 200s whose body was not JSON
+    pages: int = 0  # search pages fetched
+    page_recoveries: int = 0  # re-reads after a shifted page was detected
+    total_changes: int = 0  # pages whose `total` differed from the previous page's
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+    def __getitem__(self, name: str) -> int:
+        return self.as_dict()[name]
+
+
+class _Transient(Exception):
+    """Internal: one attempt failed in a way worth retrying."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, cause: BaseException | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.cause = cause
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Transport:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        verify: bool | str,
+        pool_size: int,
+        connect_timeout: float,
+        read_timeout: float,
+        max_attempts: int,
+        max_retry_seconds: float,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_url = self.base_url + "/api/v1"
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max(1, max_attempts)
+        self.max_retry_seconds = max_retry_seconds
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.sleep = sleep
+        self.stats = ClientStats()
+        self.auth: TokenManager | None = None
+        self.session = requests.Session()
+        self.session.verify = verify
+        self.session.trust_env = True
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "ss-igi-connector/0.1"})
+        # One pool per host, sized so every worker thread (plus the paging thread) keeps its own
+        # keep-alive connection; urllib3's own retries are off because we retry here.
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # ------------------------------------------------------------------ public entry point
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        api: bool = True,
+        authenticated: bool = True,
+    ) -> Any:
+        """Send one logical request (with retries) and return its parsed JSON body.
+
+        ``path`` is relative to ``{base}/api/v1`` (``api=True``) or to ``{base}`` (``api=False``).
+        """
+        url = (self.api_url if api else self.base_url) + path
+        shown_path = ("/api/v1" if api else "") + path  # what errors and logs name; never a query
+        started = time.monotonic()
+        deadline = started + self.max_retry_seconds
+        attempts = 0
+        auth_rejections = 0
+        while True:
+            token = None
+            send_headers = dict(headers or {})
+            if authenticated:
+                assert self.auth is not None, "Transport.auth must be set for authenticated calls"
+                token = self.auth.token()
+                send_headers["Authorization"] = f"Bearer {token}"
+            attempts += 1
+            try:
+                return self._attempt(method, url, shown_path, params, json, form, send_headers, attempts)
+            except _AuthRejected as rejected:
+                # Not a transient attempt: renew the token and resend. First a refresh (cheap), then,
+                # if the refreshed token is refused too, a full password login, then give up.
+                attempts -= 1
+                auth_rejections += 1
+                self.stats.add("auth_rejections")
+                assert self.auth is not None and token is not None
+                if auth_rejections > 2:
+                    raise AuthenticationError(
+                        f"{method} {shown_path}: token refused (HTTP {rejected.status}) even after a fresh login"
+                    ) from None
+                log.info("%s %s: HTTP %s, renewing token", method, shown_path, rejected.status)
+                self.auth.invalidate(token, force_login=auth_rejections >= 2)
+            except _Transient as failure:
+                elapsed = time.monotonic() - started
+                if attempts >= self.max_attempts:
+                    raise TransientError(
+                        f"{method} {shown_path}: gave up after {attempts} attempts in {elapsed:.1f}s; "
+                        f"last failure: {failure.reason}",
+                        last_cause=failure.cause or failure.reason,
+                        attempts=attempts,
+                    ) from failure.cause
+                delay = self._delay(attempts, failure.retry_after)
+                if time.monotonic() + delay > deadline:
+                    raise TransientError(
+                        f"{method} {shown_path}: gave up after {attempts} attempts; waiting {delay:.1f}s more "
+                        f"would pass the {self.max_retry_seconds:.0f}s retry budget; last failure: {failure.reason}",
+                        last_cause=failure.cause or failure.reason,
+                        attempts=attempts,
+                    ) from failure.cause
+                log.warning(
+                    "%s %s: %s; retry %d/%d in %.2fs",
+                    method, shown_path, failure.reason, attempts, self.max_attempts - 1, delay,
+                )
+                self.stats.add("retries")
+                self.sleep(delay)
+
+    # ------------------------------------------------------------------ internals
+    def _delay(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            # Honour the server's wait as a minimum; a little jitter keeps threads from stampeding.
+            return retry_after + random.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempts - 1)))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        shown_path: str,
+        params: Params | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        headers: dict[str, str],
+        attempt: int,
+    ) -> Any:
+        t0 = time.monotonic()
+        try:
+            self.stats.add("requests")
+            response = self.session.request(
+                method, url, params=params, json=json, data=form, headers=headers, timeout=self.timeout
+            )
+        except requests.exceptions.SSLError as exc:
+            # A certificate that fails verification will fail again: not transient.
+            raise SecretServerError(
+                f"{method} {shown_path}: TLS verification failed ({exc}); set a CA bundle or fix the certificate"
+            ) from exc
+        except requests.Timeout as exc:
+            raise _Transient(f"timeout ({type(exc).__name__})", cause=exc) from None
+        except requests.ConnectionError as exc:
+            raise _Transient(f"connection error ({type(exc).__name__})", cause=exc) from None
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise _Transient("connection dropped while reading the body", cause=exc) from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
+            raise SecretServerError(f"invalid Secret Server URL: {exc}") from exc
+        status = response.status_code
+        log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, shown_path, status,
+                  (time.monotonic() - t0) * 1000, attempt)
+        if status in RETRYABLE_STATUSES:
+            raise _Transient(f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        if status in AUTH_FAILURE_STATUSES and "Authorization" in headers:
+            raise _AuthRejected(status)
+        if 200 <= status < 300:
+            return self._json_body(response, method, shown_path)
+        raise self._api_error(response, method, shown_path, after_retry=attempt > 1)
+
+    def _json_body(self, response: requests.Response, method: str, shown_path: str) -> Any:
+        content_type = response.headers.get("Content-Type", "")
+        try:
+            if "html" in content_type.lower():
+                raise ValueError("HTML content type")
+            return response.json()
+        except (ValueError, requests.exceptions.JSONDecodeError):
+            # Secret Server (or a proxy in front of it) sometimes answers an error page with 200.
+            # It is never data; treat it like a 5xx.
+            self.stats.add("non_json")
+            raise _Transient(
+                f"HTTP {response.status_code} with a non-JSON body "
+                f"({content_type or 'no content type'}, {len(response.content)} bytes)"
+            ) from None
+
+    @staticmethod
+    def _api_error(response: requests.Response, method: str, shown_path: str, *, after_retry: bool) -> ApiError:
+        body: Any
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        message = body.get("message") or body.get("error_description") or body.get("error")
+        if message is None:
+            message = response.reason or None
+        error_code = body.get("errorCode") or (body.get("error") if "error" in body else None)
+        if error_code is None and response.status_code >= 500:
+            error_code = body.get("exceptionType")
+        detail = body.get("messageDetail") or body.get("exceptionMessage")
+        return ApiError(
+            status=response.status_code,
+            error_code=str(error_code) if error_code is not None else None,
+            message=str(message) if message is not None else None,
+            message_detail=str(detail) if detail is not None else None,
+            model_state=body.get("modelState"),
+            method=method,
+            path=shown_path,
+            after_retry=after_retry,
+        )
+
+
+class _AuthRejected(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+__all__ = ["ClientStats", "SecretServerError", "Transport", "parse_retry_after"]

@@ -1,0 +1,203 @@
+"""Write operations for provisioning.
+
+Creates are not idempotent, yet a transient failure (timeout, dropped connection, 502) may hide a
+request the server did carry out; the retry then fails with a 400 ("already exists"). Such an
+`ApiError` has ``after_retry`` set, and each create below then looks for the object it meant to
+create and returns it when found, so a retried provisioning step neither fails nor duplicates.
+Users are never deleted: Secret Server only disables them (`set_user_enabled`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from connectors.secret_server.errors import ApiError
+from connectors.secret_server.reads import ReadOperations
+from connectors.secret_server.records import (
+    DeletedRecord,
+    FolderPermissionRecord,
+    GroupMemberRecord,
+    SecretPermissionRecord,
+    UserRecord,
+)
+from connectors.secret_server.redaction import log, register_secret
+
+
+def _principal(user_id: int | None, group_id: int | None) -> dict[str, int]:
+    if (user_id is None) == (group_id is None):
+        raise ValueError("give exactly one of user_id and group_id")
+    return {"userId": int(user_id)} if user_id is not None else {"groupId": int(group_id)}  # type: ignore[arg-type]
+
+
+def _same_principal(record: Any, principal: dict[str, int]) -> bool:
+    if "userId" in principal:
+        return bool(record.get("userId") == principal["userId"] and not record.get("groupId"))
+    return bool(record.get("groupId") == principal["groupId"])
+
+
+class WriteOperations(ReadOperations):
+    # ------------------------------------------------------------------ users
+    def create_user(
+        self,
+        user_name: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        email_address: str | None = None,
+        domain_id: int | None = None,
+        enabled: bool = True,
+        is_application_account: bool = False,
+    ) -> UserRecord:
+        register_secret(password)
+        body: dict[str, Any] = {
+            "userName": user_name,
+            "password": password,
+            "displayName": display_name or user_name,
+            "enabled": enabled,
+            "isApplicationAccount": is_application_account,
+            "twoFactor": False,
+        }
+        if email_address is not None:
+            body["emailAddress"] = email_address
+        if domain_id is not None:
+            body["domainId"] = int(domain_id)
+        try:
+            return cast(UserRecord, self._request("POST", "/users", json=body))
+        except ApiError as exc:
+            if exc.after_retry:
+                existing = self.find_user(user_name, domain_id)
+                if existing is not None:
+                    log.info("create_user %r: an earlier attempt succeeded; using user %s", user_name, existing["id"])
+                    return existing
+            raise
+
+    def update_user(self, user_id: int, **attributes: Any) -> UserRecord:
+        """PATCH only the given attributes (API names, e.g. ``displayName=..., enabled=False``);
+        each travels as ``{"dirty": true, "value": ...}``."""
+        if not attributes:
+            raise ValueError("update_user needs at least one attribute")
+        if "password" in attributes:
+            register_secret(attributes["password"])
+        body: dict[str, Any] = {"id": int(user_id)}
+        body.update({name: {"dirty": True, "value": value} for name, value in attributes.items()})
+        return cast(UserRecord, self._request("PATCH", f"/users/{int(user_id)}", json=body))
+
+    def set_user_enabled(self, user_id: int, enabled: bool) -> UserRecord:
+        """Suspend (False) or restore (True) an account."""
+        return self.update_user(user_id, enabled=bool(enabled))
+
+    def reset_password(self, user_id: int, password: str) -> None:
+        """Admin password reset: ``POST /users/{id}/password-reset`` (10.9+), else, on servers that
+        do not know that route (404/405), ``PUT /users/{id}`` with the user model plus password."""
+        register_secret(password)
+        uid = int(user_id)
+        try:
+            result = self._request("POST", f"/users/{uid}/password-reset",
+                                   json={"data": {"userId": uid, "password": password}})
+        except ApiError as exc:
+            if exc.status not in (404, 405):
+                raise
+            log.info("POST /users/%s/password-reset not supported (HTTP %s); using PUT", uid, exc.status)
+            model = self._request("GET", f"/users/{uid}", params={"includeInactive": "true"})
+            model = {**model, "password": password}
+            self._request("PUT", f"/users/{uid}", json=model)
+            return
+        if isinstance(result, dict) and result.get("success") is False:
+            raise ApiError(status=200, error_code="PasswordResetFailed", message="the server reported success=false",
+                           method="POST", path=f"/api/v1/users/{uid}/password-reset")
+
+    # ------------------------------------------------------------------ groups
+    def add_group_member(self, group_id: int, user_id: int) -> GroupMemberRecord:
+        gid, uid = int(group_id), int(user_id)
+        try:
+            return cast(GroupMemberRecord, self._request("POST", f"/groups/{gid}/users", json={"userId": uid}))
+        except ApiError as exc:
+            if exc.after_retry:
+                for member in self.iter_group_members(gid):
+                    if member.get("userId") == uid:
+                        return member
+            raise
+
+    def remove_group_member(self, group_id: int, user_id: int) -> DeletedRecord:
+        return self._delete(f"/groups/{int(group_id)}/users/{int(user_id)}", object_id=int(user_id))
+
+    # ------------------------------------------------------------------ folder permissions
+    def grant_folder_permission(
+        self,
+        folder_id: int,
+        *,
+        user_id: int | None = None,
+        group_id: int | None = None,
+        folder_access_role: str,
+        secret_access_role: str,
+        break_inheritance: bool = True,
+    ) -> FolderPermissionRecord:
+        """Give a user or group access to a folder. A folder that inherits its parent's permissions
+        refuses new ones (``API_PermissionsAreInherited``) unless ``break_inheritance`` is set."""
+        principal = _principal(user_id, group_id)
+        fid = int(folder_id)
+        body = {"folderId": fid, **principal, "folderAccessRoleName": folder_access_role,
+                "secretAccessRoleName": secret_access_role, "breakInheritance": bool(break_inheritance)}
+        try:
+            created = self._request("POST", "/folder-permissions", json=body)
+        except ApiError as exc:
+            if exc.after_retry and (found := self._find_folder_permission(fid, principal)) is not None:
+                return found
+            raise
+        if isinstance(created, dict) and created.get("id") is not None:
+            return cast(FolderPermissionRecord, created)
+        # Some versions answer with a partial model (no id): read it back.
+        found = self._find_folder_permission(fid, principal)
+        return found if found is not None else cast(FolderPermissionRecord, created)
+
+    def revoke_folder_permission(self, permission_id: int, *, break_inheritance: bool = True) -> DeletedRecord:
+        return self._delete(f"/folder-permissions/{int(permission_id)}", object_id=int(permission_id),
+                            params={"breakInheritance": "true" if break_inheritance else "false"})
+
+    def _find_folder_permission(self, folder_id: int, principal: dict[str, int]) -> FolderPermissionRecord | None:
+        for record in self.iter_folder_permissions(folder_id):
+            if record.get("folderId", folder_id) == folder_id and _same_principal(record, principal):
+                return record
+        return None
+
+    # ------------------------------------------------------------------ secret permissions
+    def grant_secret_permission(
+        self,
+        secret_id: int,
+        *,
+        user_id: int | None = None,
+        group_id: int | None = None,
+        secret_access_role: str,
+    ) -> SecretPermissionRecord:
+        principal = _principal(user_id, group_id)
+        sid = int(secret_id)
+        body = {"secretId": sid, **principal, "secretAccessRoleName": secret_access_role}
+        try:
+            created = self._request("POST", "/secret-permissions", json=body)
+        except ApiError as exc:
+            if exc.after_retry and (found := self._find_secret_permission(sid, principal)) is not None:
+                return found
+            raise
+        if isinstance(created, dict) and created.get("id") is not None:
+            return cast(SecretPermissionRecord, created)
+        found = self._find_secret_permission(sid, principal)
+        return found if found is not None else cast(SecretPermissionRecord, created)
+
+    def revoke_secret_permission(self, permission_id: int) -> DeletedRecord:
+        return self._delete(f"/secret-permissions/{int(permission_id)}", object_id=int(permission_id))
+
+    def _find_secret_permission(self, secret_id: int, principal: dict[str, int]) -> SecretPermissionRecord | None:
+        for record in self.iter_secret_permissions(secret_id):
+            if record.get("secretId", secret_id) == secret_id and _same_principal(record, principal):
+                return record
+        return None
+
+    # ------------------------------------------------------------------ shared
+    def _delete(self, path: str, *, object_id: int, params: dict[str, str] | None = None) -> DeletedRecord:
+        try:
+            return cast(DeletedRecord, self._request("DELETE", path, params=params))
+        except ApiError as exc:
+            # The first attempt deleted it; the retry found nothing left to delete.
+            if exc.after_retry and exc.is_not_found:
+                return {"id": object_id, "objectType": "", "responseCodes": []}
+            raise
