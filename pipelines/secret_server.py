@@ -1,0 +1,39 @@
+"""Wires settings into the Secret Server connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.secret_server import SecretServerClient
+from pipelines.settings import Settings
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing."""
+
+
+def open_secret_server(settings: Settings, **options: Any) -> SecretServerClient:
+    """A client for SECRET_SERVER_URL with the configured credentials; ``options`` go to the client
+    (max_workers, page_size, ...)."""
+    password = settings.secret_server_password_value()
+    missing = [
+        name
+        for name, value in [
+            ("SECRET_SERVER_URL", settings.secret_server_url),
+            ("SECRET_SERVER_USERNAME", settings.secret_server_username),
+            ("SECRET_SERVER_PASSWORD", password),
+        ]
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(f"missing setting(s): {', '.join(missing)}")
+    assert settings.secret_server_url and settings.secret_server_username and password
+    return SecretServerClient(
+        settings.secret_server_url,
+        settings.secret_server_username,
+        password.get_secret_value(),
+        domain=settings.secret_server_domain,
+        verify_tls=settings.secret_server_verify_tls,
+        ca_bundle=str(settings.secret_server_ca_bundle) if settings.secret_server_ca_bundle else None,
+        **options,
+    )
