@@ -30,9 +30,11 @@ def _principal(user_id: int | None, group_id: int | None) -> dict[str, int]:
 
 
 def _same_principal(record: Any, principal: dict[str, int]) -> bool:
+    # A user's permission may also carry the id of the user's personal group; a group's never
+    # carries a userId.
     if "userId" in principal:
-        return bool(record.get("userId") == principal["userId"] and not record.get("groupId"))
-    return bool(record.get("groupId") == principal["groupId"])
+        return bool(record.get("userId") == principal["userId"])
+    return bool(record.get("groupId") == principal["groupId"] and record.get("userId") in (None, 0, -1))
 
 
 class WriteOperations(ReadOperations):
