@@ -1,0 +1,128 @@
+"""Edge cases against a scripted HTTP server: retry policy details, typed errors, old-server
+fallbacks, and the guard against reading secret values."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.secret_server import ApiError, AuthenticationError, SecretServerClient, TransientError
+from tests.connector.scripted_server import Request, ScriptedServer
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as s:
+        yield s
+
+
+def make_client(server: ScriptedServer, **options) -> tuple[SecretServerClient, list[float]]:
+    slept: list[float] = []
+    client = SecretServerClient(server.base_url, "admin", "right-password", **options)
+    client._transport.sleep = slept.append  # record the waits instead of waiting
+    return client, slept
+
+
+def test_retry_after_in_seconds_and_as_http_date_is_honoured(server: ScriptedServer):
+    answers = iter([
+        (429, {"Retry-After": "3"}, {"message": "slow down"}),
+        (503, {"Retry-After": email.utils.formatdate(time.time() + 5, usegmt=True)}, "busy"),
+        (200, {}, {"model": {"version": "10.9.000033"}}),
+    ])
+    server.route("GET", "/api/v1/version", lambda r: next(answers))
+    server.route("GET", "/api/v1/healthcheck", lambda r: (200, {}, {"healthy": True}))
+    client, slept = make_client(server)
+    with client:
+        report = client.test_connection()
+    assert report["version"] == "10.9.000033" and report["healthy"] is True
+    assert slept[0] >= 3 and 3 <= slept[1] <= 7
+    assert client.stats.retries == 2
+
+
+def test_retry_after_beyond_the_budget_gives_up_at_once(server: ScriptedServer):
+    server.route("GET", "/api/v1/version", lambda r: (503, {"Retry-After": "600"}, "maintenance"))
+    client, slept = make_client(server, max_retry_seconds=30)
+    with client, pytest.raises(TransientError, match="retry budget") as info:
+        client._request("GET", "/version")
+    assert slept == [] and info.value.attempts == 1
+
+
+def test_attempts_are_bounded_and_the_last_cause_is_kept(server: ScriptedServer):
+    server.route("GET", "/api/v1/version", lambda r: (502, {}, "<html>bad gateway</html>"))
+    client, slept = make_client(server, max_attempts=4, backoff_base=0.2)
+    with client, pytest.raises(TransientError) as info:
+        client._request("GET", "/version")
+    assert info.value.attempts == 4 and len(slept) == 3
+    assert "HTTP 502" in str(info.value.last_cause)
+    assert all(0.1 <= d <= 0.2 * 2**i for i, d in enumerate(slept))  # exponential with jitter
+    assert len(server.calls("GET", "/api/v1/version")) == 4
+
+
+def test_a_500_is_an_api_error_not_retried(server: ScriptedServer):
+    server.route("GET", "/api/v1/users/7", lambda r: (500, {}, {
+        "message": "An error has occurred.", "exceptionMessage": "Object reference not set",
+        "exceptionType": "System.NullReferenceException", "stackTrace": "..."}))
+    client, slept = make_client(server)
+    with client, pytest.raises(ApiError) as info:
+        client.get_user(7)
+    assert info.value.status == 500 and info.value.error_code == "System.NullReferenceException"
+    assert slept == []
+
+
+def test_bad_password_is_an_authentication_error_without_the_password(server: ScriptedServer):
+    client = SecretServerClient(server.base_url, "admin", "wrong-password-123")
+    with client, pytest.raises(AuthenticationError) as info:
+        client.test_connection()
+    assert "invalid_grant" in str(info.value)
+    assert "wrong-password-123" not in str(info.value) and "wrong-password-123" not in repr(info.value)
+
+
+def test_password_reset_falls_back_to_put_on_servers_without_the_route(server: ScriptedServer):
+    model = {"id": 42, "userName": "jdoe", "enabled": True}
+    put_bodies: list[dict] = []
+
+    def put(req: Request):
+        put_bodies.append(req.json())
+        return 200, {}, model
+
+    server.route("GET", "/api/v1/users/42", lambda r: (200, {}, model))
+    server.route("PUT", "/api/v1/users/42", put)
+    client, _ = make_client(server)
+    with client:
+        client.reset_password(42, "N3w-Passw0rd!")
+    assert len(server.calls("POST", "/api/v1/users/42/password-reset")) == 1
+    assert put_bodies == [{**model, "password": "N3w-Passw0rd!"}]
+
+
+def test_password_reset_reporting_failure_raises(server: ScriptedServer):
+    server.route("POST", "/api/v1/users/5/password-reset", lambda r: (200, {}, {"success": False}))
+    client, _ = make_client(server)
+    with client, pytest.raises(ApiError, match="PasswordResetFailed"):
+        client.reset_password(5, "whatever-1234")
+
+
+def test_never_asks_for_secret_values(server: ScriptedServer):
+    client, _ = make_client(server)
+    with client, pytest.raises(ValueError, match="secret values"):
+        client._request("GET", "/secrets/12")
+    assert server.calls("GET", "/api/v1/secrets/12") == []
+
+
+def test_tls_verification_is_on_by_default_and_takes_a_ca_bundle(server: ScriptedServer):
+    with SecretServerClient(server.base_url, "a", "b") as default:
+        assert default._transport.session.verify is True
+    with SecretServerClient(server.base_url, "a", "b", ca_bundle="/etc/ssl/corp.pem") as bundled:
+        assert bundled._transport.session.verify == "/etc/ssl/corp.pem"
+    with SecretServerClient(server.base_url, "a", "b", verify_tls=False) as off:
+        assert off._transport.session.verify is False
+
+
+def test_otp_and_domain_travel_with_the_login(server: ScriptedServer):
+    server.route("GET", "/api/v1/version", lambda r: (200, {}, {"model": {"version": "1"}}))
+    with SecretServerClient(server.base_url, "admin", "right-password", domain="CORP", otp="123456") as client:
+        client._request("GET", "/version")
+    login = server.calls("POST", "/oauth2/token")[0]
+    assert login.form()["domain"] == "CORP" and login.headers["OTP"] == "123456"
