@@ -8,6 +8,8 @@ typed error. The policy:
   as a minimum), bounded by ``max_attempts`` and by ``max_retry_seconds`` of wall time.
 - 401/403 mean the token was refused: renew it (refresh first, then a password login) and resend;
   a freshly logged-in token that is still refused raises `AuthenticationError`.
+- A 500 on a GET is retried like the above (reads are idempotent, and Secret Server's 500s include
+  passing database trouble); on a write it is not, since the write may have happened: `ApiError`.
 - Any other non-2xx raises `ApiError` with the server's ``errorCode`` and ``message``.
 """
 
@@ -243,7 +245,10 @@ class Transport:
             raise _AuthRejected(status)
         if 200 <= status < 300:
             return self._json_body(response, method, shown_path)
-        raise self._api_error(response, method, shown_path, after_retry=attempt > 1)
+        error = self._api_error(response, method, shown_path, after_retry=attempt > 1)
+        if status == 500 and method.upper() == "GET":
+            raise _Transient(f"HTTP 500 {error.error_code or ''}".rstrip(), cause=error)
+        raise error
 
     def _json_body(self, response: requests.Response, method: str, shown_path: str) -> Any:
         content_type = response.headers.get("Content-Type", "")

@@ -61,15 +61,28 @@ def test_attempts_are_bounded_and_the_last_cause_is_kept(server: ScriptedServer)
     assert len(server.calls("GET", "/api/v1/version")) == 4
 
 
-def test_a_500_is_an_api_error_not_retried(server: ScriptedServer):
-    server.route("GET", "/api/v1/users/7", lambda r: (500, {}, {
-        "message": "An error has occurred.", "exceptionMessage": "Object reference not set",
-        "exceptionType": "System.NullReferenceException", "stackTrace": "..."}))
+SERVER_ERROR = (500, {}, {"message": "An error has occurred.", "exceptionMessage": "Object reference not set",
+                         "exceptionType": "System.NullReferenceException", "stackTrace": "..."})
+
+
+def test_a_500_on_a_read_is_retried_and_then_reported_with_its_cause(server: ScriptedServer):
+    server.route("GET", "/api/v1/users/7", lambda r: SERVER_ERROR)
+    client, slept = make_client(server, max_attempts=3)
+    with client, pytest.raises(TransientError) as info:
+        client.get_user(7)
+    cause = info.value.last_cause
+    assert isinstance(cause, ApiError) and cause.status == 500
+    assert cause.error_code == "System.NullReferenceException"
+    assert len(slept) == 2
+
+
+def test_a_500_on_a_write_is_an_api_error_not_retried(server: ScriptedServer):
+    server.route("PATCH", "/api/v1/users/7", lambda r: SERVER_ERROR)
     client, slept = make_client(server)
     with client, pytest.raises(ApiError) as info:
-        client.get_user(7)
-    assert info.value.status == 500 and info.value.error_code == "System.NullReferenceException"
-    assert slept == []
+        client.set_user_enabled(7, False)
+    assert info.value.status == 500 and info.value.method == "PATCH" and info.value.path == "/api/v1/users/7"
+    assert slept == [] and len(server.calls("PATCH", "/api/v1/users/7")) == 1
 
 
 def test_bad_password_is_an_authentication_error_without_the_password(server: ScriptedServer):
