@@ -1,0 +1,154 @@
+"""Query-string binding and the paging envelope, as Secret Server's search endpoints do them.
+
+Parameter names bind case-insensitively, with or without the `paging.` prefix the Go SDK sends
+(`take`, `Take`, `paging.take`); list filters repeat their key. Without `take` Secret Server
+answers 10 records; the simulator does the same, and clamps `take` to the server's cap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_TAKE = 10
+SORT_DIRECTIONS = {"none": "None", "asc": "Asc", "desc": "Desc"}
+
+
+class BadRequest(Exception):
+    """A request the API rejects with 400 and its error body."""
+
+    def __init__(self, message: str, error_code: str = "API_GenericException",
+                 detail: str | None = None, model_state: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code
+        self.detail = detail
+        self.model_state = model_state
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, "messageDetail": self.detail or self.message,
+                "errorCode": self.error_code, "modelState": self.model_state}
+
+
+def normalize_query(query: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Lower-case names and drop a leading `paging.`: `Paging.Filter.FolderId` -> `filter.folderid`."""
+    out: dict[str, list[str]] = {}
+    for name, values in query.items():
+        key = name.strip().lower()
+        if key.startswith("paging."):
+            key = key[len("paging."):]
+        out.setdefault(key, []).extend(values)
+    return out
+
+
+def _invalid(name: str, value: str, kind: str) -> BadRequest:
+    return BadRequest("The request is invalid.", "API_InvalidRequest",
+                      f"The value '{value}' is not valid for {name}.",
+                      {name: [f"The value '{value}' is not a valid {kind}."]})
+
+
+def parse_int(name: str, value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise _invalid(name, value, "integer") from None
+
+
+def parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0", ""):
+        return False
+    raise _invalid(name, value, "boolean")
+
+
+@dataclass
+class Filters:
+    """The `filter.*` parameters of one request (names lower-cased, without the prefix)."""
+
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+    def text(self, name: str) -> str | None:
+        found = self.values.get(name.lower())
+        return found[-1] if found else None
+
+    def texts(self, name: str) -> list[str]:
+        return [v for v in self.values.get(name.lower(), []) if v != ""]
+
+    def int(self, name: str) -> int | None:
+        raw = self.text(name)
+        return None if raw is None or raw == "" else parse_int(f"filter.{name}", raw)
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        return default if raw is None else parse_bool(f"filter.{name}", raw)
+
+    def key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple(sorted((k, tuple(v)) for k, v in self.values.items()))
+
+
+@dataclass
+class Paging:
+    skip: int
+    take: int
+    sort: list[dict[str, Any]]  # [{name, direction, priority}] as echoed in `sortBy`
+    filters: Filters
+
+    def sort_key(self) -> tuple[tuple[str, str], ...]:
+        return tuple((str(s["name"]).lower(), s["direction"]) for s in self.sort)
+
+
+def parse_paging(query: dict[str, list[str]], page_cap: int) -> Paging:
+    """Bind skip, take, sortBy[n].* and filter.* from a normalized query."""
+    skip_raw = query.get("skip", ["0"])[-1]
+    skip = max(0, parse_int("skip", skip_raw)) if skip_raw != "" else 0
+    take_raw = query.get("take", [""])[-1]
+    take = parse_int("take", take_raw) if take_raw != "" else DEFAULT_TAKE
+    if take <= 0:
+        take = DEFAULT_TAKE
+    take = min(take, page_cap)
+    sorts: dict[int, dict[str, Any]] = {}
+    filters: dict[str, list[str]] = {}
+    for key, values in query.items():
+        if key.startswith("filter."):
+            filters[key[len("filter."):]] = values
+        elif key.startswith("sortby[") and "]." in key:
+            index_text, _, attr = key[len("sortby["):].partition("].")
+            index = parse_int(key, index_text)
+            entry = sorts.setdefault(index, {"name": "", "direction": "None", "priority": index})
+            value = values[-1]
+            if attr == "name":
+                entry["name"] = value
+            elif attr == "direction":
+                direction = SORT_DIRECTIONS.get(value.strip().lower())
+                if direction is None:
+                    raise _invalid(key, value, "sort direction (None, Asc, Desc)")
+                entry["direction"] = direction
+            elif attr == "priority":
+                entry["priority"] = parse_int(key, value)
+    sort = sorted((s for s in sorts.values() if s["name"]), key=lambda s: s["priority"])
+    return Paging(skip, take, sort, Filters(filters))
+
+
+def envelope(records: list[Any], total: int, paging: Paging) -> dict[str, Any]:
+    """The documented search envelope around one page of records."""
+    skip, take = paging.skip, paging.take
+    has_next = skip + take < total
+    return {
+        "batchCount": math.ceil(total / take) if take else 0,
+        "currentPage": skip // take + 1 if take else 1,
+        "hasNext": has_next,
+        "hasPrev": skip > 0,
+        "nextSkip": skip + take if has_next else skip,
+        "pageCount": math.ceil(total / take) if take else 0,
+        "prevSkip": max(0, skip - take),
+        "records": records,
+        "severity": "None",
+        "skip": skip,
+        "sortBy": paging.sort,
+        "success": True,
+        "take": take,
+        "total": total,
+    }
