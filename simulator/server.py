@@ -40,6 +40,14 @@ def _proxy_page(status: int) -> bytes:
 
 
 @dataclass(frozen=True)
+class _Reply:
+    status: int
+    data: bytes
+    content_type: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
 class LoggedRequest:
     """One served request. `status` is 0 for a connection dropped by fault injection."""
 
@@ -256,41 +264,48 @@ class SimulatorServer:
         raw_query = parse_qs(parts.query, keep_blank_values=True)
         length = handler.headers.get("Content-Length")
         body = handler.rfile.read(int(length)) if length and length.isdigit() and int(length) > 0 else b""
-        status = 0
         try:
-            status = self._respond(handler, method, raw_path, raw_query, body)
-        finally:
-            self.request_log.append(LoggedRequest(method, raw_path, raw_query, status,
-                                                  (time.perf_counter() - started) * 1000, time.time()))
-
-    def _send(self, handler: _Handler, status: int, payload: Any = None, *, raw: bytes | None = None,
-              content_type: str = "application/json; charset=utf-8",
-              headers: dict[str, str] | None = None) -> int:
-        data = raw if raw is not None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(data)))
+            reply = self._respond(handler, method, raw_path, raw_query, body)
+        except Exception as exc:  # a bug in the simulator: answer the documented 500 body
+            log.exception("simulator error on %s %s", method, raw_path)
+            reply = self._send(500, {"message": "An error has occurred.", "exceptionMessage": str(exc),
+                                     "exceptionType": type(exc).__name__, "stackTrace": None})
+        # Logged before the answer goes out, so a client that has its answer sees the record.
+        self.request_log.append(LoggedRequest(method, raw_path, raw_query, reply.status if reply else 0,
+                                              (time.perf_counter() - started) * 1000, time.time()))
+        if reply is None:  # fault injection: drop the connection without an answer
+            handler.close_connection = True
+            return
+        handler.send_response(reply.status)
+        handler.send_header("Content-Type", reply.content_type)
+        handler.send_header("Content-Length", str(len(reply.data)))
         handler.send_header("Cache-Control", "no-cache")
-        for name, value in (headers or {}).items():
+        for name, value in reply.headers.items():
             handler.send_header(name, value)
         handler.end_headers()
-        handler.wfile.write(data)
-        return status
+        handler.wfile.write(reply.data)
+
+    @staticmethod
+    def _send(status: int, payload: Any = None, *, raw: bytes | None = None,
+              content_type: str = "application/json; charset=utf-8",
+              headers: dict[str, str] | None = None) -> _Reply:
+        data = raw if raw is not None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return _Reply(status, data, content_type, headers or {})
 
     def _respond(self, handler: _Handler, method: str, raw_path: str, raw_query: dict[str, list[str]],
-                 body: bytes) -> int:
+                 body: bytes) -> _Reply | None:
         lowered = raw_path.lower()
         if not (lowered == PREFIX.lower() or lowered.startswith(PREFIX.lower() + "/")):
-            return self._send(handler, 404, raw=b"<html><body><h1>404 - File or directory not found.</h1>"
+            return self._send(404, raw=b"<html><body><h1>404 - File or directory not found.</h1>"
                               b"</body></html>", content_type="text/html")
         path = raw_path[len(PREFIX):].rstrip("/") or "/"
         lpath = path.lower()
         if lpath in ("/oauth2/token", "/oauth2/refresh") and method == "POST":
-            return self._token(handler, body)
+            return self._token(body)
         if lpath in ("/healthcheck", "/api/v1/healthcheck") and method == "GET":
-            return self._healthcheck(handler)
+            return self._healthcheck()
         if not lpath.startswith("/api/v1/"):
-            return self._send(handler, 404, {"message": f"No HTTP resource was found that matches the "
+            return self._send(404, {"message": f"No HTTP resource was found that matches the "
                                                         f"request URI '{handler.path}'."})
         faults = self.faults
         decision = faults.decide() if faults.active else None
@@ -298,27 +313,26 @@ class SimulatorServer:
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)
             if decision.kind == "drop":
-                handler.close_connection = True
-                return 0
+                return None
             if decision.kind == "burst":
-                return self._burst(handler, decision.status)
+                return self._burst(decision.status)
             if decision.kind == "429":
-                return self._send(handler, 429, {"message": "Too many requests."},
+                return self._send(429, {"message": "Too many requests."},
                                   headers={"Retry-After": str(faults.retry_after_s)})
             if decision.kind == "html":
-                return self._send(handler, 200, raw=HTML_PAGE, content_type="text/html; charset=utf-8")
+                return self._send(200, raw=HTML_PAGE, content_type="text/html; charset=utf-8")
         if not self._authenticated(handler):
-            return self._send(handler, 403, {"message": "Authentication failed"})
+            return self._send(403, {"message": "Authentication failed"})
         return self._api(handler, method, path, raw_query, body, decision)
 
     def _api(self, handler: _Handler, method: str, path: str, raw_query: dict[str, list[str]],
-             body: bytes, decision: Any) -> int:
+             body: bytes, decision: Any) -> _Reply | None:
         route, params, entity, known = self.api.match(method, path)
         if route is None:
             if known:
-                return self._send(handler, 405, {"message": f"The requested resource does not support "
+                return self._send(405, {"message": f"The requested resource does not support "
                                                             f"http method '{method}'."})
-            return self._send(handler, 404, {"message": f"No HTTP resource was found that matches the "
+            return self._send(404, {"message": f"No HTTP resource was found that matches the "
                                                         f"request URI '{handler.path}'."})
         query = normalize_query(raw_query)
         request = Request(method, path, query, body, params)
@@ -331,13 +345,13 @@ class SimulatorServer:
                     mutate_between_pages(self.org, entity, scope, skip, self.faults.mutation_rng())
             status, payload = route(request)
         except BadRequest as exc:
-            return self._send(handler, 400, exc.body())
+            return self._send(400, exc.body())
         except Exception as exc:  # the documented 500 body, and a log line for the developer
             log.exception("simulator error on %s %s", method, path)
-            return self._send(handler, 500, {"message": "An error has occurred.",
+            return self._send(500, {"message": "An error has occurred.",
                                              "exceptionMessage": str(exc),
                                              "exceptionType": type(exc).__name__, "stackTrace": None})
-        return self._send(handler, status, payload)
+        return self._send(status, payload)
 
     def _authenticated(self, handler: _Handler) -> bool:
         header = handler.headers.get("Authorization", "")
@@ -346,24 +360,24 @@ class SimulatorServer:
             return False
         return self.tokens.check(token.strip(), self.faults.token_expire_after_calls) is not None
 
-    def _burst(self, handler: _Handler, status: int) -> int:
+    def _burst(self, status: int) -> _Reply:
         if status == 500:
-            return self._send(handler, 500, {"message": "An error has occurred.",
+            return self._send(500, {"message": "An error has occurred.",
                                              "exceptionMessage": "Transaction (Process ID 61) was deadlocked "
                                                                  "on lock resources with another process.",
                                              "exceptionType": "System.Data.SqlClient.SqlException",
                                              "stackTrace": None})
         headers = {"Retry-After": str(self.faults.retry_after_s)} if status == 503 else None
-        return self._send(handler, status, raw=_proxy_page(status), content_type="text/html",
+        return self._send(status, raw=_proxy_page(status), content_type="text/html",
                           headers=headers)
 
-    def _healthcheck(self, handler: _Handler) -> int:
+    def _healthcheck(self) -> _Reply:
         _, payload = self.api.healthcheck(Request("GET", "/healthcheck", {}, b"", {}))
         if self.healthcheck_casing == "pascal":
             payload = {key[0].upper() + key[1:]: value for key, value in payload.items()}
-        return self._send(handler, 200, payload)
+        return self._send(200, payload)
 
-    def _token(self, handler: _Handler, body: bytes) -> int:
+    def _token(self, body: bytes) -> _Reply:
         form = {k.lower(): v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"),
                                                      keep_blank_values=True).items()}
         grant = form.get("grant_type", "")
@@ -371,14 +385,14 @@ class SimulatorServer:
         if grant == "password":
             user_name = form.get("username", "")
             if not self._password_ok(user_name, form.get("password", ""), form.get("domain", "")):
-                return self._send(handler, 400, {"error": "Login failed."})
-            return self._send(handler, 200, self.tokens.login(user_name, ttl))
+                return self._send(400, {"error": "Login failed."})
+            return self._send(200, self.tokens.login(user_name, ttl))
         if grant == "refresh_token":
             grant_body = self.tokens.refresh(form.get("refresh_token", ""), ttl)
             if grant_body is None:
-                return self._send(handler, 400, {"error": "Invalid refresh token."})
-            return self._send(handler, 200, grant_body)
-        return self._send(handler, 400, {"error": "unsupported_grant_type"})
+                return self._send(400, {"error": "Invalid refresh token."})
+            return self._send(200, grant_body)
+        return self._send(400, {"error": "unsupported_grant_type"})
 
     def _password_ok(self, user_name: str, password: str, domain: str) -> bool:
         if user_name.lower() == self.username.lower() and password == self.password:
