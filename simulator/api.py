@@ -495,7 +495,11 @@ class Api:
 
     def get_folder(self, req: Request) -> Result:
         with self.org.lock:
-            folder = self._get_folder(req.id())
+            folder_id = req.id()
+            path = (req.query.get("folderpath") or [""])[-1]
+            if folder_id == 0 and path:  # GET /folders/0?folderPath=\\A\\B, as the SDKs do
+                folder_id = self._folder_by_path(path)
+            folder = self._get_folder(folder_id)
             return 200, render.folder_model(self.org, folder, all_children=req.flag("getAllChildren"),
                                             with_templates=req.flag("includeAssociatedTemplates"))
 
@@ -694,8 +698,27 @@ class Api:
 
     def get_secret(self, req: Request) -> Result:
         with self.org.lock:
-            secret = self._get_secret(req.id(), req.flag("includeInactive"))
+            secret_id = req.id()
+            path = (req.query.get("secretpath") or [""])[-1]
+            if secret_id == 0 and path:  # GET /secrets/0?secretPath=\\Folder\\Name, as the SDKs do
+                secret_id = self._secret_by_path(path)
+            secret = self._get_secret(secret_id, req.flag("includeInactive"))
             return 200, render.secret_model(self.org, secret)
+
+    def _secret_by_path(self, path: str) -> int:
+        folder_path, _, name = path.rstrip("\\").rpartition("\\")
+        folder_id = self._folder_by_path(folder_path) if folder_path else ROOT_FOLDER_ID
+        for secret_id in self.org.secrets_by_folder.get(folder_id, ()):
+            if self.org.secret_map[secret_id].name.lower() == name.lower():
+                return secret_id
+        raise access_denied()
+
+    def _folder_by_path(self, path: str) -> int:
+        wanted = "\\" + path.strip("\\").lower()
+        for folder in self.org.folder_map.values():
+            if folder.path.lower() == wanted:
+                return folder.id
+        raise access_denied()
 
     def get_secret_summary(self, req: Request) -> Result:
         with self.org.lock:
