@@ -31,11 +31,23 @@ class Settings(BaseSettings):
 
     ss_igi_home: Path = Field(default_factory=_default_home, description="Data directory (embedded database)")
 
+    # Provisioning: passwords of requests are Fernet tokens made with this key (or plain text, if allowed).
+    ss_igi_fernet_key: SecretStr | None = Field(None, description="Fernet key for request passwords")
+    ss_igi_fernet_key_block: str | None = Field(None, description="Prefect Secret block with the Fernet key")
+    ss_igi_allow_plaintext_passwords: bool = Field(False, description="Accept plain-text request passwords")
+    ss_igi_provision_batch_size: int = Field(50, ge=1, description="Requests claimed per batch")
+    ss_igi_provision_lease_seconds: float = Field(300.0, gt=0, description="Claim lease; then others may take it")
+    ss_igi_provision_max_attempts: int = Field(5, ge=1, description="Attempts before a request fails for good")
+    ss_igi_provision_backoff_seconds: float = Field(30.0, ge=0, description="First retry delay (doubles, capped)")
+
     def secret_server_password_value(self) -> SecretStr | None:
         return resolve_secret(self.secret_server_password, self.secret_server_password_block)
 
     def igi_database_url_value(self) -> SecretStr | None:
         return resolve_secret(self.igi_database_url, self.igi_database_url_block)
+
+    def ss_igi_fernet_key_value(self) -> SecretStr | None:
+        return resolve_secret(self.ss_igi_fernet_key, self.ss_igi_fernet_key_block)
 
 
 def resolve_secret(value: SecretStr | None, block_name: str | None) -> SecretStr | None:

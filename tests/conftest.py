@@ -13,4 +13,5 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.prefect",
+    "tests.fixtures.simulator",
 ]
