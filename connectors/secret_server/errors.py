@@ -29,9 +29,10 @@ class ApiError(SecretServerError):
     """Secret Server answered with an error status (400 in the documented cases; also 404/405/500).
 
     ``method`` and ``path`` name the request that failed; ``path`` has no query string and no body,
-    so nothing secret can ride along. ``after_retry`` is true when the request had been sent before
-    (a transient failure was retried), which matters for non-idempotent writes: the first attempt
-    may have taken effect.
+    so nothing secret can ride along. ``after_retry`` is true when an earlier attempt of the same
+    request failed in a way that leaves open whether the server acted on it (dropped connection,
+    read timeout, 502/504, a non-JSON 200): for a non-idempotent write, the first attempt may have
+    taken effect and this error may be the echo of that success ("already exists").
     """
 
     def __init__(

@@ -81,12 +81,14 @@ class ReadOperations(ClientCore):
         return cast(SecretRecord, self._request("GET", f"/secrets/{int(secret_id)}/summary"))
 
     def get_user(self, user_id: int) -> UserRecord | None:
-        """The full user model, or None when no such user exists."""
+        """The full user model, or None when no such user exists. Secret Server answers a missing
+        id with 400 ``API_AccessDenied`` (it does not tell "absent" from "not yours"); the
+        connector's account administers users, so that answer means absent here."""
         try:
             return cast(UserRecord, self._request("GET", f"/users/{int(user_id)}",
                                                   params={"includeInactive": "true"}))
         except ApiError as exc:
-            if exc.is_not_found:
+            if exc.is_not_found or exc.error_code == "API_AccessDenied":
                 return None
             raise
 

@@ -7,7 +7,7 @@ typed error. The policy:
   retried with exponential backoff and jitter (or after ``Retry-After``, which is honoured exactly
   as a minimum), bounded by ``max_attempts`` and by ``max_retry_seconds`` of wall time.
 - 401/403 mean the token was refused: renew it (refresh first, then a password login) and resend;
-  a freshly logged-in token that is still refused raises `AuthenticationError`.
+  tokens still refused after several renewals (fresh logins included) raise `AuthenticationError`.
 - A 500 on a GET is retried like the above (reads are idempotent, and Secret Server's 500s include
   passing database trouble); on a write it is not, since the write may have happened: `ApiError`.
 - Any other non-2xx raises `ApiError` with the server's ``errorCode`` and ``message``.
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from connectors.secret_server.errors import ApiError, AuthenticationError, SecretServerError, TransientError
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 AUTH_FAILURE_STATUSES = frozenset({401, 403})
+MAX_AUTH_RENEWALS = 6  # token renewals for one request before AuthenticationError
 
 Params = Mapping[str, Any] | list[tuple[str, Any]]
 
@@ -67,11 +69,14 @@ class ClientStats:
 class _Transient(Exception):
     """Internal: one attempt failed in a way worth retrying."""
 
-    def __init__(self, reason: str, retry_after: float | None = None, cause: BaseException | None = None):
+    def __init__(self, reason: str, retry_after: float | None = None, cause: BaseException | None = None,
+                 *, maybe_applied: bool = True):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.cause = cause
+        # False when the server surely did not act on the request (429, 503, no connection made).
+        self.maybe_applied = maybe_applied
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -151,6 +156,7 @@ class Transport:
         deadline = started + self.max_retry_seconds
         attempts = 0
         auth_rejections = 0
+        maybe_applied = False  # did an earlier attempt possibly reach the server and take effect?
         while True:
             token = None
             send_headers = dict(headers or {})
@@ -160,21 +166,26 @@ class Transport:
                 send_headers["Authorization"] = f"Bearer {token}"
             attempts += 1
             try:
-                return self._attempt(method, url, shown_path, params, json, form, send_headers, attempts)
+                return self._attempt(method, url, shown_path, params, json, form, send_headers, attempts,
+                                     maybe_applied)
             except _AuthRejected as rejected:
-                # Not a transient attempt: renew the token and resend. First a refresh (cheap), then,
-                # if the refreshed token is refused too, a full password login, then give up.
+                # Not a transient attempt: renew the token and resend. First a refresh (cheap); if
+                # tokens keep being refused, password logins. Other threads may use up or replace a
+                # fresh token before this one resends, so allow a few rounds before concluding that
+                # the server refuses this account's tokens outright.
                 attempts -= 1
                 auth_rejections += 1
                 self.stats.add("auth_rejections")
                 assert self.auth is not None and token is not None
-                if auth_rejections > 2:
+                if auth_rejections > MAX_AUTH_RENEWALS:
                     raise AuthenticationError(
-                        f"{method} {shown_path}: token refused (HTTP {rejected.status}) even after a fresh login"
+                        f"{method} {shown_path}: token refused (HTTP {rejected.status}) "
+                        f"{auth_rejections} times, even after fresh logins"
                     ) from None
                 log.info("%s %s: HTTP %s, renewing token", method, shown_path, rejected.status)
-                self.auth.invalidate(token, force_login=auth_rejections >= 2)
+                self.auth.invalidate(token, force_login=auth_rejections >= 3)
             except _Transient as failure:
+                maybe_applied = maybe_applied or failure.maybe_applied
                 elapsed = time.monotonic() - started
                 if attempts >= self.max_attempts:
                     raise TransientError(
@@ -216,6 +227,7 @@ class Transport:
         form: Mapping[str, str] | None,
         headers: dict[str, str],
         attempt: int,
+        maybe_applied: bool,
     ) -> Any:
         t0 = time.monotonic()
         try:
@@ -228,10 +240,13 @@ class Transport:
             raise SecretServerError(
                 f"{method} {shown_path}: TLS verification failed ({exc}); set a CA bundle or fix the certificate"
             ) from exc
+        except requests.ConnectTimeout as exc:
+            raise _Transient("connect timeout", cause=exc, maybe_applied=False) from None
         except requests.Timeout as exc:
             raise _Transient(f"timeout ({type(exc).__name__})", cause=exc) from None
         except requests.ConnectionError as exc:
-            raise _Transient(f"connection error ({type(exc).__name__})", cause=exc) from None
+            sent = not _never_connected(exc)
+            raise _Transient(f"connection error ({type(exc).__name__})", cause=exc, maybe_applied=sent) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise _Transient("connection dropped while reading the body", cause=exc) from None
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
@@ -240,12 +255,15 @@ class Transport:
         log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, shown_path, status,
                   (time.monotonic() - t0) * 1000, attempt)
         if status in RETRYABLE_STATUSES:
-            raise _Transient(f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After")))
+            # 429 and 503 say the request was turned away; 502/504 come from a gateway that may
+            # have passed it on before failing.
+            raise _Transient(f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                             maybe_applied=status in (502, 504))
         if status in AUTH_FAILURE_STATUSES and "Authorization" in headers:
             raise _AuthRejected(status)
         if 200 <= status < 300:
             return self._json_body(response, method, shown_path)
-        error = self._api_error(response, method, shown_path, after_retry=attempt > 1)
+        error = self._api_error(response, method, shown_path, after_retry=maybe_applied)
         if status == 500 and method.upper() == "GET":
             raise _Transient(f"HTTP 500 {error.error_code or ''}".rstrip(), cause=error)
         raise error
@@ -291,6 +309,13 @@ class Transport:
             path=shown_path,
             after_retry=after_retry,
         )
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the connection could not be opened at all (refused, DNS), so nothing was sent."""
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", reason)
+    return isinstance(inner, urllib3.exceptions.NewConnectionError)
 
 
 class _AuthRejected(Exception):
