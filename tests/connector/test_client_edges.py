@@ -139,3 +139,42 @@ def test_otp_and_domain_travel_with_the_login(server: ScriptedServer):
         client._request("GET", "/version")
     login = server.calls("POST", "/oauth2/token")[0]
     assert login.form()["domain"] == "CORP" and login.headers["OTP"] == "123456"
+
+
+def _search_result(records: list[dict]) -> tuple[int, dict, dict]:
+    return 200, {}, {"records": records, "total": len(records), "skip": 0, "take": 1000, "hasNext": False}
+
+
+def test_create_retried_after_an_ambiguous_failure_returns_what_the_first_attempt_made(server: ScriptedServer):
+    existing = {"id": 77, "userName": "jdoe", "domainId": -1, "domainName": None, "enabled": True}
+    answers = iter([(502, {}, "<html>Bad Gateway</html>"),
+                    (400, {}, {"message": "A user with this name already exists.",
+                               "errorCode": "API_DuplicateUserName"})])
+    server.route("POST", "/api/v1/users", lambda r: next(answers))
+    server.route("GET", "/api/v1/users", lambda r: _search_result([existing]))
+    client, _ = make_client(server)
+    with client:
+        assert client.create_user("jdoe", "Pa55-word-1") == existing
+
+
+def test_create_refused_after_an_unambiguous_failure_is_an_error(server: ScriptedServer):
+    answers = iter([(429, {"Retry-After": "0"}, {"message": "slow down"}),
+                    (400, {}, {"message": "A user with this name already exists.",
+                               "errorCode": "API_DuplicateUserName"})])
+    server.route("POST", "/api/v1/users", lambda r: next(answers))
+    client, _ = make_client(server)
+    with client, pytest.raises(ApiError) as info:
+        client.create_user("jdoe", "Pa55-word-1")  # a 429 means the first attempt was turned away
+    assert info.value.error_code == "API_DuplicateUserName" and not info.value.after_retry
+    assert server.calls("GET", "/api/v1/users") == []
+
+
+def test_membership_add_retried_after_a_gateway_timeout_is_not_an_error(server: ScriptedServer):
+    member = {"groupId": 3, "userId": 9, "userName": "jdoe", "groupName": "Ops"}
+    answers = iter([(504, {}, "<html>Gateway Timeout</html>"),
+                    (400, {}, {"message": "already a member", "errorCode": "API_UserAlreadyInGroup"})])
+    server.route("POST", "/api/v1/groups/3/users", lambda r: next(answers))
+    server.route("GET", "/api/v1/groups/3/users", lambda r: _search_result([member]))
+    client, _ = make_client(server)
+    with client:
+        assert client.add_group_member(3, 9) == member
