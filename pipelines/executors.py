@@ -303,10 +303,8 @@ class Executor:
         if add and held and _role_eq(held[0].get("folderAccessRoleName"), folder_role) \
                 and _role_eq(held[0].get("secretAccessRoleName"), secret_role):
             trace = f"already granted {folder_role}/{secret_role} on folder {path}"
-            after = before
         elif not add and not held:
             trace = f"already no permission on folder {path}"
-            after = before
         else:
             if add:
                 self.client.grant_folder_permission(folder_id, user_id=user_id, folder_access_role=folder_role,
@@ -316,10 +314,13 @@ class Executor:
                 for record in held:
                     self.client.revoke_folder_permission(record["id"])
                 trace = f"revoked permission on folder {path}"
-            after = list(self.client.iter_folder_permissions(folder_id))
 
         def write(conn: Connection) -> None:
-            if after or held:
+            # Read the list while holding the folder's lock: of two concurrent requests on one folder, the one
+            # that writes staging last has also read Secret Server last, so staging ends up true.
+            staging.lock_permission_list(conn, "folder", folder_id)
+            after = list(self.client.iter_folder_permissions(folder_id))
+            if after or before:
                 staging.sync_folder_permissions(conn, folder_id, after, event_id=request.event_id)
 
         return Outcome(trace, write)
@@ -352,9 +353,9 @@ class Executor:
         before = list(self.client.iter_secret_permissions(secret_id))
         held = mine(before)
         if add and held and _role_eq(held[0].get("secretAccessRoleName"), role):
-            trace, after = f"already granted {role} on secret {name}", before
+            trace = f"already granted {role} on secret {name}"
         elif not add and not held:
-            trace, after = f"already no permission on secret {name}", before
+            trace = f"already no permission on secret {name}"
         else:
             if add:
                 self.client.grant_secret_permission(secret_id, user_id=user_id, secret_access_role=role)
@@ -363,10 +364,11 @@ class Executor:
                 for record in held:
                     self.client.revoke_secret_permission(record["id"])
                 trace = f"revoked permission on secret {name}"
-            after = list(self.client.iter_secret_permissions(secret_id))
 
         def write(conn: Connection) -> None:
-            if after or held:
+            staging.lock_permission_list(conn, "secret", secret_id)  # see _folder
+            after = list(self.client.iter_secret_permissions(secret_id))
+            if after or before:
                 staging.sync_secret_permissions(conn, secret_id, after, event_id=request.event_id)
 
         return Outcome(trace, write)

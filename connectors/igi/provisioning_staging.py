@@ -124,15 +124,19 @@ def upsert(conn: Connection, entity: StagingEntity, row: Mapping[str, Any], *, e
     existing = _current(conn, entity, keys)
     if existing is None:
         columns = list(row)
-        conn.execute(
+        inserted = conn.execute(
             sa.text(
                 f"INSERT INTO ss_staging.{entity.table} ({', '.join(columns)}, first_seen_at, last_changed_at) "
-                f"VALUES ({', '.join(':' + c for c in columns)}, now(), now())"
+                f"VALUES ({', '.join(':' + c for c in columns)}, now(), now()) ON CONFLICT DO NOTHING"
             ),
             dict(row),
         )
-        _log(conn, entity, _object_key(entity, row), "added", None, _contract(row), event_id)
-        return "added"
+        if inserted.rowcount == 1:
+            _log(conn, entity, _object_key(entity, row), "added", None, _contract(row), event_id)
+            return "added"
+        # Another transaction inserted it meanwhile (e.g. two grants on one folder): compare with theirs.
+        existing = _current(conn, entity, keys)
+        assert existing is not None
     differing = {c: v for c, v in row.items() if c not in entity.key and existing.get(c) != v}
     revived = existing["deleted_at"] is not None
     if not differing and not revived:
@@ -184,8 +188,9 @@ def _sync_list(conn: Connection, entity: StagingEntity, parent_column: str, pare
     """Make the current staging rows of one folder's (or secret's) permissions equal ``records``."""
     seen: set[int] = set()
     key = entity.key[0]
-    for record in records:
-        row = row_from_record(entity, record)
+    rows = [row_from_record(entity, record) for record in records]
+    # Fixed lock order (by key) so that two requests syncing one folder's list cannot deadlock.
+    for row in sorted(rows, key=lambda r: int(r[key])):
         if row.get(parent_column) != parent_id:
             continue
         seen.add(int(row[key]))
@@ -279,3 +284,12 @@ def staged_folder_path(conn: Connection, folder_id: int) -> str | None:
         {"f": int(folder_id)},
     ).scalar()
     return None if path is None else str(path)
+
+
+_LIST_LOCK_CLASS = {"folder": 0x55_16_1A_01, "secret": 0x55_16_1A_02}
+
+
+def lock_permission_list(conn: Connection, kind: str, object_id: int) -> None:
+    """Serialize staging syncs of one folder's (or secret's) permission list until the transaction ends."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:c, :o)"),
+                 {"c": _LIST_LOCK_CLASS[kind], "o": int(object_id)})
