@@ -68,9 +68,10 @@ APP_SYSTEMS = ["ansible", "jenkins", "splunk", "veeam", "sap", "oracle", "k8s", 
 
 DEPARTMENTS = ["IT", "Finance", "HR", "Engineering", "Operations", "Sales", "Security", "Legal",
                "Marketing", "Research", "Support", "Facilities", "Données clients", "Région Sur"]
-LEVEL1 = ["Unix", "Windows", "Databases", "Network", "Cloud", "Applications", "Service Accounts",
-          "Vendors", "Büro", "東京"]
-LEVEL2 = ["Production", "Staging", "Development", "Disaster Recovery"]
+LEVEL1 = ["Unix", "Büro", "Windows", "Databases", "Network", "Cloud", "Applications", "Service Accounts",
+          "Vendors", "東京", "Mainframe", "Mobile", "Identity", "Backup"]
+LEVEL2 = ["Production", "Staging", "Development", "Disaster Recovery", "Test", "QA", "Sandbox", "Legacy",
+          "Shared", "Archive", "Lab", "Partners", "Tier 0", "Tier 1"]
 LEVEL3 = ["srv", "db", "web", "app", "fw", "sw", "vm"]
 GROUP_TOPICS = ["Admins", "Operators", "Auditors", "Developers", "Helpdesk", "DBA", "Network Team",
                 "Unix Team", "Windows Team", "Cloud Team", "Security Team", "Contractors", "Managers",
@@ -127,6 +128,10 @@ class _Gen:
         taken: set[tuple[int, str]] = set()
         n = self.scale.users
         app_accounts = max(3, n // 20)
+        people = range(app_accounts, n)
+        disabled = set(rng.sample(people, max(2, n * 8 // 100)))
+        locked = set(rng.sample([i for i in people if i not in disabled], max(2, n * 2 // 100)))
+        never = set(rng.sample(range(n), max(2, n // 10)))
         for index in range(n):
             roll = rng.random()
             domain_id = (LOCAL_DOMAIN_ID if index < app_accounts or roll < 0.12 else
@@ -149,17 +154,16 @@ class _Gen:
                 suffix += 1
                 user_name = f"{base}{suffix}"
             taken.add((domain_id, user_name.lower()))
-            enabled = rng.random() > 0.08
-            locked = enabled and rng.random() < 0.02
-            never = rng.random() < 0.10
+            enabled = index not in disabled and index != 1  # one application account is disabled too
             created = self.date(6 * 365, 30)
             domain_name = org.domain_name(domain_id) or "example.com"
             ids.append(org.add_user(
                 user_name, display_name=display, domain_id=domain_id, enabled=enabled,
                 is_application_account=is_app,
                 email_address=None if is_app else f"{user_name}@{domain_name}",
-                is_locked_out=locked, login_failures=5 if locked else rng.choice([0, 0, 0, 1, 2]),
-                last_login=None if never else self.date(400), created=created,
+                is_locked_out=index in locked,
+                login_failures=5 if index in locked else rng.choice([0, 0, 0, 1, 2]),
+                last_login=None if index in never else self.date(400), created=created,
                 ad_guid=self.guid() if domain_id != LOCAL_DOMAIN_ID else None,
             ))
         return ids
@@ -179,8 +183,10 @@ class _Gen:
         personal_count = min(len(user_ids) // 10, self.scale.folders // 4)
         team_count = self.scale.folders - personal_count - 1
         team: list[int] = []
-        roots = DEPARTMENTS[: max(1, min(len(DEPARTMENTS), team_count // 3))]
-        queue: list[tuple[int, int]] = []  # (folder id, depth)
+        # A branching factor that gives every scale a tree four levels deep.
+        branching = max(2, round(team_count ** 0.25))
+        roots = DEPARTMENTS[: min(len(DEPARTMENTS), branching)]
+        queue: list[tuple[int, int]] = []  # (folder id, depth), breadth first
         for name in roots:
             if len(team) == team_count:
                 break
@@ -193,13 +199,13 @@ class _Gen:
             parent, depth = queue[head]
             head += 1
             if depth == 0:
-                names = LEVEL1[:8] if rng.random() < 0.9 else LEVEL1
+                names = LEVEL1
             elif depth == 1:
                 names = LEVEL2
             else:
                 prefix = LEVEL3[(parent + depth) % len(LEVEL3)]
-                names = [f"{prefix}-{parent:05d}-{i:02d}" for i in range(10)]
-            for name in names:
+                names = [f"{prefix}-{parent:05d}-{i:02d}" for i in range(branching)]
+            for name in names[:branching]:
                 if len(team) == team_count:
                     break
                 breaks = rng.random() < 0.12
