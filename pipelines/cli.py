@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from pipelines.logs import install_redaction
+from pipelines.settings import Settings
 
 COMMANDS = ["demo", "reconcile", "provision", "request", "check", "db", "simulator", "serve"]
 
@@ -27,7 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prefect_defaults() -> None:
+    """Prefect keeps its state under SS_IGI_HOME unless told otherwise, and never phones home. Must run before
+    prefect is imported: it reads these at import."""
+    home = Settings().ss_igi_home
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _prefect_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

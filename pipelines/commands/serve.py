@@ -1,11 +1,39 @@
-"""`ss-igi serve`: serve the reconcile and provision deployments on this host."""
+"""`ss-igi serve`: serve the reconcile and provision flows on this host (``prefect.serve``): a nightly reconcile
+and provisioning every minute, until interrupted. Needs a Prefect API (PREFECT_API_URL) to take runs from."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from pipelines.commands._unbuilt import add_unbuilt
+DEFAULT_RECONCILE_CRON = "0 2 * * *"
+DEFAULT_PROVISION_INTERVAL_S = 60
 
 
 def add_parser(sub: Any) -> None:
-    add_unbuilt(sub, "serve", "serve the reconcile and provision deployments on this host")
+    parser = sub.add_parser("serve", help="serve the reconcile and provision deployments on this host")
+    parser.add_argument(
+        "--reconcile-cron", default=DEFAULT_RECONCILE_CRON, help=f"cron (UTC) (default {DEFAULT_RECONCILE_CRON!r})"
+    )
+    parser.add_argument(
+        "--provision-interval",
+        type=int,
+        default=DEFAULT_PROVISION_INTERVAL_S,
+        help=f"seconds between provisioning runs (default {DEFAULT_PROVISION_INTERVAL_S})",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="most flow runs at once on this host")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from prefect import serve
+
+    from pipelines.provision import provision
+    from pipelines.reconcile import reconcile
+
+    serve(
+        reconcile.to_deployment(name="nightly-reconcile", cron=args.reconcile_cron),
+        provision.to_deployment(name="provision-every-minute", interval=args.provision_interval),
+        limit=args.limit,
+    )
+    return 0

@@ -1,0 +1,54 @@
+"""Connection test of both sides: Secret Server (version, health) and IGI's database (version, migrations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from connectors.igi import create_engine
+from connectors.igi.migrations import status as migration_status
+from pipelines.database import database_url
+from pipelines.secret_server import open_secret_server
+from pipelines.settings import Settings
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    system: str
+    ok: bool
+    detail: str
+
+
+def check_secret_server(settings: Settings) -> CheckResult:
+    try:
+        with open_secret_server(settings, max_attempts=2, max_retry_seconds=10.0) as client:
+            report = client.test_connection()
+    except Exception as exc:  # the verdict names the reason; the connector's errors carry no secrets
+        return CheckResult("Secret Server", False, f"{type(exc).__name__}: {exc}")
+    detail = f"{report['base_url']}: version {report['version']}, healthy={report['healthy']}"
+    if report["read_only_mode"]:
+        detail += ", read-only mode"
+    return CheckResult("Secret Server", report["healthy"] is True, detail)
+
+
+def check_database(settings: Settings) -> CheckResult:
+    try:
+        engine = create_engine(database_url(settings))
+        try:
+            with engine.connect() as conn:
+                version = conn.execute(sa.text("SHOW server_version")).scalar()
+                database = conn.execute(sa.text("SELECT current_database()")).scalar()
+            state = migration_status(engine)
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        return CheckResult("IGI database", False, f"{type(exc).__name__}: {exc}")
+    migrations = f"{len(state.applied)} migrations applied"
+    if state.pending:
+        migrations += f", {len(state.pending)} pending (ss-igi db upgrade, or the next flow run, applies them)"
+    return CheckResult("IGI database", True, f"PostgreSQL {version}, database {database}: {migrations}")
+
+
+def run_checks(settings: Settings) -> list[CheckResult]:
+    return [check_secret_server(settings), check_database(settings)]
