@@ -119,13 +119,13 @@ def test_an_applied_migration_missing_from_disk_is_refused(empty_database_url, s
 def test_a_failing_migration_is_rolled_back_and_not_recorded(empty_database_url, sql_copy):
     engine = create_engine(empty_database_url)
     upgrade(engine, sql_copy)
-    (sql_copy / "004_broken.sql").write_text(
+    (sql_copy / "999_broken.sql").write_text(
         "CREATE TABLE ss_staging.half_done (x int);\nSELECT * FROM no_such_table;\n"
     )
-    with pytest.raises(MigrationError, match=r"004_broken\.sql failed: .*no_such_table"):
+    with pytest.raises(MigrationError, match=r"999_broken\.sql failed: .*no_such_table"):
         upgrade(engine, sql_copy)
     assert "half_done" not in _tables(engine, "ss_staging")
-    assert [m.file_name for m in status(engine, sql_copy).pending] == ["004_broken.sql"]
+    assert [m.file_name for m in status(engine, sql_copy).pending] == ["999_broken.sql"]
     engine.dispose()
 
 
