@@ -8,165 +8,132 @@ function runs on the caller's connection, inside the transaction that also makes
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connectors.igi.entities import (
+    FOLDER_PERMISSIONS,
+    FOLDERS,
+    GROUP_MEMBERS,
+    SECRET_PERMISSIONS,
+    SECRETS,
+    USERS,
+    Entity,
+)
+from connectors.igi.normalize import NEVER_PREFIX
+
 BOOKKEEPING = ("first_seen_run_id", "first_seen_at", "last_changed_run_id", "last_changed_at", "deleted_at")
+_MINUS = "ARRAY[" + ", ".join(f"'{c}'" for c in BOOKKEEPING) + "]::text[]"
+
+__all__ = ["FOLDER_PERMISSIONS", "GROUP_MEMBERS", "SECRET_PERMISSIONS", "USERS"]
 
 
-@dataclass(frozen=True)
-class StagingEntity:
-    """One staging table: its key and its contract columns (API field -> column)."""
-
-    table: str
-    key: tuple[str, ...]
-    columns: dict[str, str]  # column -> API field
-
-    @property
-    def all_columns(self) -> list[str]:
-        return [*self.key, *[c for c in self.columns if c not in self.key]]
-
-
-USERS = StagingEntity("users", ("user_id",), {
-    "user_id": "id", "user_name": "userName", "display_name": "displayName", "email_address": "emailAddress",
-    "domain_id": "domainId", "domain_name": "domainName", "enabled": "enabled",
-    "is_application_account": "isApplicationAccount", "is_locked_out": "isLockedOut",
-    "login_failures": "loginFailures", "last_login": "lastLogin", "created": "created",
-})
-GROUP_MEMBERS = StagingEntity("group_members", ("group_id", "user_id"), {"group_id": "groupId", "user_id": "userId"})
-FOLDER_PERMISSIONS = StagingEntity("folder_permissions", ("folder_permission_id",), {
-    "folder_permission_id": "id", "folder_id": "folderId", "user_id": "userId", "group_id": "groupId",
-    "folder_access_role": "folderAccessRoleName", "secret_access_role": "secretAccessRoleName",
-})
-SECRET_PERMISSIONS = StagingEntity("secret_permissions", ("secret_permission_id",), {
-    "secret_permission_id": "id", "secret_id": "secretId", "user_id": "userId", "group_id": "groupId",
-    "secret_access_role": "secretAccessRoleName",
-})
-
-_NULL_IDS = (None, -1, 0)
-_ID_COLUMNS = {"domain_id", "user_id", "group_id"}
-_TIME_COLUMNS = {"last_login", "created"}
-_NOT_NULL_DEFAULTS = {"is_application_account": False, "is_locked_out": False}
-
-
-def _normalize(column: str, value: Any) -> Any:
-    """The API's conventions turned into staging's: -1 ids are NULL, timestamps are timestamps (UTC)."""
-    if column in _ID_COLUMNS and column != "user_id" and value in _NULL_IDS:
+def _convert(kind: str, value: Any, minus_one_null: bool) -> Any:
+    """One API value as reconciliation's normalizer types it (int, bool, text, timestamp as UTC)."""
+    if value is None:
         return None
-    if column == "user_id" and value in (None, -1):
-        return None
-    if column == "domain_name" and not value:
-        return None
-    if column in _TIME_COLUMNS and isinstance(value, str):
-        text = value.replace("Z", "+00:00")
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed
-    return value
+    if kind == "int":
+        number = int(value)
+        return None if minus_one_null and number == -1 else number
+    if kind == "bool":
+        return bool(value)
+    if kind == "timestamp":
+        text = str(value)
+        if text.startswith(NEVER_PREFIX):
+            return None
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return str(value)
 
 
-def row_from_record(entity: StagingEntity, record: Mapping[str, Any]) -> dict[str, Any]:
-    """Staging columns from an API record; fields the record lacks are left out (kept as they are)."""
+def row_from_record(entity: Entity, record: Mapping[str, Any]) -> dict[str, Any]:
+    """Staging columns from one API record, typed by the entity's declaration as reconciliation types them;
+    columns whose API field the record lacks are left out, so they keep their staged value. (Per record in
+    plain Python: the pandas normalizer costs ~10 ms a call, too much for one object per request.)"""
     row: dict[str, Any] = {}
-    for column, field in entity.columns.items():
-        if field in record:
-            value = _normalize(column, record[field])
-            if value is None and column in _NOT_NULL_DEFAULTS:
-                value = _NOT_NULL_DEFAULTS[column]
-            row[column] = value
+    for column in entity.columns:
+        if column.name not in entity.key and column.source not in record:
+            continue
+        value = _convert(column.kind, record.get(column.source), column.minus_one_null)
+        if value is None and column.default is not None:
+            value = column.default
+        if value is None and (column.required or column.name in entity.key):
+            raise ValueError(f"{entity.name} record without {column.source}")
+        row[column.name] = value
     return row
 
 
-def _jsonable(row: Mapping[str, Any]) -> str:
-    return json.dumps({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()})
+def _where(entity: Entity, alias: str = "t") -> str:
+    return " AND ".join(f"{alias}.{k} = :{k}" for k in entity.key)
 
 
-def _contract(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in BOOKKEEPING}
+def _snapshot(conn: Connection, entity: Entity, keys: Mapping[str, Any], *, lock: bool = False) -> Any:
+    """(contract columns as jsonb text, deleted?) of one staging row, or None; the same JSON as reconcile's."""
+    return conn.execute(
+        sa.text(f"SELECT (to_jsonb(t) - {_MINUS})::text AS state, t.deleted_at IS NOT NULL AS deleted "
+                f"FROM ss_staging.{entity.name} t WHERE {_where(entity)}" + (" FOR UPDATE" if lock else "")),
+        dict(keys),
+    ).first()
 
 
-def _object_key(entity: StagingEntity, row: Mapping[str, Any]) -> str:
-    return ":".join(str(row[k]) for k in entity.key)
-
-
-def _log(conn: Connection, entity: StagingEntity, key: str, change: str, before: Any, after: Any,
-         event_id: int) -> None:
+def _log(conn: Connection, entity: Entity, keys: Mapping[str, Any], change: str, before: str | None,
+         after: str | None, event_id: int) -> None:
     conn.execute(
         sa.text(
             "INSERT INTO ss_staging.change_log (run_id, event_id, entity, object_key, change_type, before, after) "
             "VALUES (NULL, :event_id, :entity, :key, :change, CAST(:before AS jsonb), CAST(:after AS jsonb))"
         ),
-        {"event_id": event_id, "entity": entity.table, "key": key, "change": change,
-         "before": None if before is None else _jsonable(before),
-         "after": None if after is None else _jsonable(after)},
+        {"event_id": event_id, "entity": entity.name, "key": ":".join(str(keys[k]) for k in entity.key),
+         "change": change, "before": before, "after": after},
     )
 
 
-def _current(conn: Connection, entity: StagingEntity, key_values: Mapping[str, Any]) -> dict[str, Any] | None:
-    where = " AND ".join(f"{k} = :{k}" for k in entity.key)
-    row = conn.execute(
-        sa.text(f"SELECT * FROM ss_staging.{entity.table} WHERE {where} FOR UPDATE"), dict(key_values)
-    ).mappings().first()
-    return dict(row) if row is not None else None
-
-
-def upsert(conn: Connection, entity: StagingEntity, row: Mapping[str, Any], *, event_id: int) -> str | None:
-    """Make the staging row hold ``row`` (and be current). Returns the change written: added, changed, or None
-    when staging already agreed."""
+def upsert(conn: Connection, entity: Entity, row: Mapping[str, Any], *, event_id: int) -> str | None:
+    """Make the staging row hold ``row`` and be current. Returns the change written (added, changed) or None
+    when staging already agreed. Bookkeeping and change-log rows follow reconciliation's rules: a revival is
+    'added' with the removed row as ``before``."""
     keys = {k: row[k] for k in entity.key}
-    existing = _current(conn, entity, keys)
-    if existing is None:
-        columns = list(row)
-        inserted = conn.execute(
-            sa.text(
-                f"INSERT INTO ss_staging.{entity.table} ({', '.join(columns)}, first_seen_at, last_changed_at) "
-                f"VALUES ({', '.join(':' + c for c in columns)}, now(), now()) ON CONFLICT DO NOTHING"
-            ),
-            dict(row),
-        )
-        if inserted.rowcount == 1:
-            _log(conn, entity, _object_key(entity, row), "added", None, _contract(row), event_id)
-            return "added"
-        # Another transaction inserted it meanwhile (e.g. two grants on one folder): compare with theirs.
-        existing = _current(conn, entity, keys)
-        assert existing is not None
-    differing = {c: v for c, v in row.items() if c not in entity.key and existing.get(c) != v}
-    revived = existing["deleted_at"] is not None
-    if not differing and not revived:
+    before = _snapshot(conn, entity, keys, lock=True)
+    columns = list(row)
+    values = [c for c in columns if c not in entity.key]
+    updates = ", ".join([*(f"{c} = EXCLUDED.{c}" for c in values), "deleted_at = NULL",
+                         "last_changed_at = now()", "last_changed_run_id = NULL"])
+    mine, theirs = ", ".join("t." + c for c in values), ", ".join("EXCLUDED." + c for c in values)
+    differs = f"ROW({mine}) IS DISTINCT FROM ROW({theirs})" if values else "false"
+    result = conn.execute(
+        sa.text(
+            f"INSERT INTO ss_staging.{entity.name} AS t ({', '.join(columns)}, first_seen_at, last_changed_at) "
+            f"VALUES ({', '.join(':' + c for c in columns)}, now(), now()) "
+            f"ON CONFLICT ({', '.join(entity.key)}) DO UPDATE SET {updates} "
+            f"WHERE {differs} OR t.deleted_at IS NOT NULL"
+        ),
+        dict(row),
+    )
+    if result.rowcount == 0:
         return None
-    sets = ", ".join([*(f"{c} = :{c}" for c in differing), "deleted_at = NULL",
-                      "last_changed_at = now()", "last_changed_run_id = NULL"])
-    where = " AND ".join(f"{k} = :{k}" for k in entity.key)
-    conn.execute(sa.text(f"UPDATE ss_staging.{entity.table} SET {sets} WHERE {where}"), {**keys, **differing})
-    before = _contract(existing)
-    after = {**before, **differing}
-    if revived:
-        _log(conn, entity, _object_key(entity, keys), "added", None, after, event_id)
+    after = _snapshot(conn, entity, keys)
+    if before is None or before.deleted:
+        _log(conn, entity, keys, "added", None if before is None else before.state, after.state, event_id)
         return "added"
-    _log(conn, entity, _object_key(entity, keys), "changed", before, after, event_id)
+    _log(conn, entity, keys, "changed", before.state, after.state, event_id)
     return "changed"
 
 
-def mark_removed(conn: Connection, entity: StagingEntity, key_values: Mapping[str, Any], *,
-                 event_id: int) -> bool:
+def mark_removed(conn: Connection, entity: Entity, key_values: Mapping[str, Any], *, event_id: int) -> bool:
     """Set deleted_at on a current staging row; False when it was already gone (or never there)."""
-    existing = _current(conn, entity, key_values)
-    if existing is None or existing["deleted_at"] is not None:
+    before = _snapshot(conn, entity, key_values, lock=True)
+    if before is None or before.deleted:
         return False
-    where = " AND ".join(f"{k} = :{k}" for k in entity.key)
     conn.execute(
-        sa.text(f"UPDATE ss_staging.{entity.table} SET deleted_at = now(), last_changed_at = now(), "
-                f"last_changed_run_id = NULL WHERE {where}"),
+        sa.text(f"UPDATE ss_staging.{entity.name} t SET deleted_at = now(), last_changed_at = now(), "
+                f"last_changed_run_id = NULL WHERE {_where(entity)}"),
         dict(key_values),
     )
-    _log(conn, entity, _object_key(entity, key_values), "removed", _contract(existing), None, event_id)
+    _log(conn, entity, key_values, "removed", before.state, None, event_id)
     return True
 
 
@@ -183,7 +150,7 @@ def record_membership(conn: Connection, group_id: int, user_id: int, *, present:
         mark_removed(conn, GROUP_MEMBERS, row, event_id=event_id)
 
 
-def _sync_list(conn: Connection, entity: StagingEntity, parent_column: str, parent_id: int,
+def _sync_list(conn: Connection, entity: Entity, parent_column: str, parent_id: int,
                records: Iterable[Mapping[str, Any]], event_id: int) -> None:
     """Make the current staging rows of one folder's (or secret's) permissions equal ``records``."""
     seen: set[int] = set()
@@ -196,7 +163,7 @@ def _sync_list(conn: Connection, entity: StagingEntity, parent_column: str, pare
         seen.add(int(row[key]))
         upsert(conn, entity, row, event_id=event_id)
     current = conn.execute(
-        sa.text(f"SELECT {key} FROM ss_staging.{entity.table} WHERE {parent_column} = :p AND deleted_at IS NULL"),
+        sa.text(f"SELECT {key} FROM ss_staging.{entity.name} WHERE {parent_column} = :p AND deleted_at IS NULL"),
         {"p": parent_id},
     ).scalars().all()
     for stale in sorted(set(current) - seen):
@@ -207,33 +174,29 @@ def sync_folder_permissions(conn: Connection, folder_id: int, records: Iterable[
                             event_id: int) -> None:
     """``records``: a fresh ``GET /folder-permissions?filter.folderId=`` answer for this folder."""
     _sync_list(conn, FOLDER_PERMISSIONS, "folder_id", int(folder_id), records, event_id)
-    _set_flag(conn, "folders", "folder_id", int(folder_id), "inherit_permissions", False, event_id)
+    _set_flag(conn, FOLDERS, int(folder_id), "inherit_permissions", False, event_id)
 
 
 def sync_secret_permissions(conn: Connection, secret_id: int, records: Iterable[Mapping[str, Any]], *,
                             event_id: int) -> None:
     """``records``: a fresh ``GET /secret-permissions?filter.secretId=`` answer for this secret."""
     _sync_list(conn, SECRET_PERMISSIONS, "secret_id", int(secret_id), records, event_id)
-    _set_flag(conn, "secrets", "secret_id", int(secret_id), "inherits_permissions", False, event_id)
+    _set_flag(conn, SECRETS, int(secret_id), "inherits_permissions", False, event_id)
 
 
-def _set_flag(conn: Connection, table: str, key: str, key_value: int, column: str, value: bool,
-              event_id: int) -> None:
+def _set_flag(conn: Connection, entity: Entity, key_value: int, column: str, value: bool, event_id: int) -> None:
     """A grant breaks inheritance: the folder or secret now carries its own permissions."""
-    existing = conn.execute(
-        sa.text(f"SELECT * FROM ss_staging.{table} WHERE {key} = :k AND deleted_at IS NULL FOR UPDATE"),
-        {"k": key_value},
-    ).mappings().first()
-    if existing is None or existing[column] == value:
+    keys = {entity.key[0]: key_value}
+    before = _snapshot(conn, entity, keys, lock=True)
+    if before is None or before.deleted:
         return
-    conn.execute(
-        sa.text(f"UPDATE ss_staging.{table} SET {column} = :v, last_changed_at = now(), last_changed_run_id = NULL "
-                f"WHERE {key} = :k"),
-        {"v": value, "k": key_value},
+    result = conn.execute(
+        sa.text(f"UPDATE ss_staging.{entity.name} t SET {column} = :v, last_changed_at = now(), "
+                f"last_changed_run_id = NULL WHERE {_where(entity)} AND {column} IS DISTINCT FROM :v"),
+        {**keys, "v": value},
     )
-    before = _contract(dict(existing))
-    entity = StagingEntity(table, (key,), {})
-    _log(conn, entity, str(key_value), "changed", before, {**before, column: value}, event_id)
+    if result.rowcount:
+        _log(conn, entity, keys, "changed", before.state, _snapshot(conn, entity, keys).state, event_id)
 
 
 # ---------------------------------------------------------------------------------------------- lookups
