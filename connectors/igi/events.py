@@ -1,0 +1,184 @@
+r"""IGI TARGET-queue events (``igi.event_target``) from a reconciliation run: one row per account or permission
+change, state 1 (unprocessed), target 'SecretServer'.
+
+Accounts are Secret Server users. ``code`` is the account: ``<domain_name>\<user_name>`` for a domain user,
+else ``<user_name>``. Account events come from the users diff of the run:
+
+- 10 ACCOUNT_CREATE  a user added (or back after a removal); followed by 6 ACCOUNT_DISABLE when it is disabled;
+- 9  ACCOUNT_MODIFY  an account attribute changed (user_name, display_name, email_address, domain_id,
+                     domain_name, is_application_account). Operational fields (last_login, login_failures,
+                     is_locked_out) are tracked in staging and the change log but raise no event. ``code`` is
+                     the account as IGI knew it (before a rename); attributes carry the new ``code`` and
+                     ``previous`` (the changed attributes' old values);
+- 6  ACCOUNT_DISABLE / 7 ACCOUNT_ENABLE  ``enabled`` flipped;
+- 11 ACCOUNT_REMOVE  the user disappeared from Secret Server.
+
+Permissions are the direct entitlements of an account, named stably as strings (``functionality``), with
+``functionality_type`` and ``attributes`` (the ids behind them):
+
+- group membership               ``group:<group_name>``
+- user-level folder permission   ``folder:<folder_path>|<folder_access_role>|<secret_access_role>``
+- user-level secret permission   ``secret:<secret_id>:<secret_name>|<secret_access_role>``
+
+Group-level folder and secret permissions are NOT emitted: IGI accounts are users, and a member reaches such a
+permission through the group membership, which is emitted. Expanding them to members would double-count access
+that IGI cannot revoke per account. (They stay in staging for analysts.)
+
+Permission events are the difference between the account/permission set before and after the run (current
+rows of staging, joined to current users, groups, folders and secrets), keyed by (user_id, functionality):
+1 PERMISSION_ADD for a new pair, 2 PERMISSION_REMOVE for a vanished one. A role change is a remove and an add;
+so is a renamed group, folder path or secret (the permission's name changed); a renamed user is only an
+ACCOUNT_MODIFY. A removed user gets a PERMISSION_REMOVE for each permission it had, then ACCOUNT_REMOVE.
+
+Order (event_id): creates, modifies, enables/disables, permission removes, permission adds, account removes;
+within each, by user id. A re-emit (``reemit``: a fresh IGI) writes ACCOUNT_CREATE (+ DISABLE) for every
+current user and PERMISSION_ADD for every current permission instead of the changes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+OPERATIONS: dict[int, str] = {
+    1: "PERMISSION_ADD", 2: "PERMISSION_REMOVE", 6: "ACCOUNT_DISABLE", 7: "ACCOUNT_ENABLE",
+    9: "ACCOUNT_MODIFY", 10: "ACCOUNT_CREATE", 11: "ACCOUNT_REMOVE",
+}
+ACCOUNT_ATTRIBUTES = ("user_name", "display_name", "email_address", "domain_id", "domain_name",
+                      "is_application_account")
+
+
+def account_code_sql(domain: str, user: str) -> str:
+    return f"CASE WHEN coalesce({domain}, '') <> '' THEN {domain} || '\\' || {user} ELSE {user} END"
+
+
+def _code_of(j: str) -> str:
+    return account_code_sql(f"({j}->>'domain_name')", f"({j}->>'user_name')")
+
+
+_USER_CODE = account_code_sql("u.domain_name", "u.user_name")
+
+# Every current direct permission of every current user.
+PERMISSIONS_SQL = f"""
+    SELECT m.user_id, {_USER_CODE} AS code, 'group' AS functionality_type,
+           'group:' || g.group_name AS functionality,
+           jsonb_build_object('user_id', m.user_id, 'group_id', m.group_id) AS attributes
+    FROM ss_staging.group_members m
+    JOIN ss_staging.groups g ON g.group_id = m.group_id AND g.deleted_at IS NULL
+    JOIN ss_staging.users u ON u.user_id = m.user_id AND u.deleted_at IS NULL
+    WHERE m.deleted_at IS NULL
+    UNION ALL
+    SELECT p.user_id, {_USER_CODE}, 'folder',
+           'folder:' || coalesce(f.folder_path, f.folder_name) || '|' || p.folder_access_role || '|'
+               || p.secret_access_role,
+           jsonb_build_object('user_id', p.user_id, 'folder_id', p.folder_id,
+                              'folder_permission_id', p.folder_permission_id,
+                              'folder_access_role', p.folder_access_role,
+                              'secret_access_role', p.secret_access_role)
+    FROM ss_staging.folder_permissions p
+    JOIN ss_staging.folders f ON f.folder_id = p.folder_id AND f.deleted_at IS NULL
+    JOIN ss_staging.users u ON u.user_id = p.user_id AND u.deleted_at IS NULL
+    WHERE p.deleted_at IS NULL
+    UNION ALL
+    SELECT p.user_id, {_USER_CODE}, 'secret',
+           'secret:' || s.secret_id || ':' || s.secret_name || '|' || p.secret_access_role,
+           jsonb_build_object('user_id', p.user_id, 'secret_id', p.secret_id,
+                              'secret_permission_id', p.secret_permission_id,
+                              'secret_access_role', p.secret_access_role)
+    FROM ss_staging.secret_permissions p
+    JOIN ss_staging.secrets s ON s.secret_id = p.secret_id AND s.deleted_at IS NULL
+    JOIN ss_staging.users u ON u.user_id = p.user_id AND u.deleted_at IS NULL
+    WHERE p.deleted_at IS NULL
+"""
+
+
+def snapshot_permissions(conn: Connection, table: str) -> None:
+    """Materialize the current permission set into a temp table (dropped at commit or rollback)."""
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {table} ON COMMIT DROP AS "
+        f"SELECT DISTINCT ON (user_id, functionality_type, functionality) * FROM ({PERMISSIONS_SQL}) p "
+        f"ORDER BY user_id, functionality_type, functionality, attributes::text"
+    )
+
+
+def _attributes(j: str) -> str:
+    return f"({j} || jsonb_build_object('code', {_code_of(j)}))"
+
+
+_ATTRIBUTE_ARRAY = "ARRAY[" + ", ".join(f"'{a}'" for a in ACCOUNT_ATTRIBUTES) + "]"
+_MODIFIED = " OR ".join(f"(d.before->'{a}') IS DISTINCT FROM (d.after->'{a}')" for a in ACCOUNT_ATTRIBUTES)
+
+ACCOUNT_EVENTS_SQL = f"""
+    SELECT 1 AS phase, d.user_id, 10 AS operation, {_code_of("d.after")} AS code,
+           NULL::text AS functionality_type, NULL::text AS functionality, {_attributes("d.after")} AS attributes
+    FROM _diff_users d WHERE d.change IN ('added', 'revived')
+    UNION ALL
+    SELECT 3, d.user_id, 6, {_code_of("d.after")}, NULL, NULL, {_attributes("d.after")}
+    FROM _diff_users d WHERE d.change IN ('added', 'revived') AND NOT (d.after->>'enabled')::boolean
+    UNION ALL
+    SELECT 2, d.user_id, 9, {_code_of("d.before")}, NULL, NULL,
+           {_attributes("d.after")} || jsonb_build_object('previous', (
+               SELECT jsonb_object_agg(a, d.before->a) FROM unnest({_ATTRIBUTE_ARRAY}) AS a
+               WHERE (d.before->a) IS DISTINCT FROM (d.after->a)))
+    FROM _diff_users d WHERE d.change = 'changed' AND ({_MODIFIED})
+    UNION ALL
+    SELECT 3, d.user_id, CASE WHEN (d.after->>'enabled')::boolean THEN 7 ELSE 6 END, {_code_of("d.after")},
+           NULL, NULL, {_attributes("d.after")}
+    FROM _diff_users d WHERE d.change = 'changed' AND (d.before->'enabled') IS DISTINCT FROM (d.after->'enabled')
+    UNION ALL
+    SELECT 6, d.user_id, 11, {_code_of("d.before")}, NULL, NULL, {_attributes("d.before")}
+    FROM _diff_users d WHERE d.change = 'removed'
+"""
+
+_USERS_JSON = ("jsonb_build_object('user_id', u.user_id, 'user_name', u.user_name, 'display_name', u.display_name, "
+               "'email_address', u.email_address, 'domain_id', u.domain_id, 'domain_name', u.domain_name, "
+               "'enabled', u.enabled, 'is_application_account', u.is_application_account, "
+               "'is_locked_out', u.is_locked_out, 'login_failures', u.login_failures, "
+               "'last_login', u.last_login, 'created', u.created)")
+
+REEMIT_ACCOUNTS_SQL = f"""
+    SELECT 1 AS phase, u.user_id, 10 AS operation, {_USER_CODE} AS code, NULL::text AS functionality_type,
+           NULL::text AS functionality, {_USERS_JSON} || jsonb_build_object('code', {_USER_CODE}) AS attributes
+    FROM ss_staging.users u WHERE u.deleted_at IS NULL
+    UNION ALL
+    SELECT 3, u.user_id, 6, {_USER_CODE}, NULL, NULL, {_USERS_JSON} || jsonb_build_object('code', {_USER_CODE})
+    FROM ss_staging.users u WHERE u.deleted_at IS NULL AND NOT u.enabled
+"""
+
+PERMISSION_EVENTS_SQL = """
+    SELECT 4 AS phase, b.user_id, 2 AS operation, b.code, b.functionality_type, b.functionality, b.attributes
+    FROM _perm_before b
+    WHERE NOT EXISTS (SELECT 1 FROM _perm_after a WHERE a.user_id = b.user_id
+                      AND a.functionality_type = b.functionality_type AND a.functionality = b.functionality)
+    UNION ALL
+    SELECT 5, a.user_id, 1, a.code, a.functionality_type, a.functionality, a.attributes
+    FROM _perm_after a
+    WHERE NOT EXISTS (SELECT 1 FROM _perm_before b WHERE b.user_id = a.user_id
+                      AND b.functionality_type = a.functionality_type AND b.functionality = a.functionality)
+"""
+
+REEMIT_PERMISSIONS_SQL = """
+    SELECT 5 AS phase, a.user_id, 1 AS operation, a.code, a.functionality_type, a.functionality, a.attributes
+    FROM _perm_after a
+"""
+
+
+def write_events(conn: Connection, run_id: int, *, users_diff: bool, reemit: bool) -> dict[str, int]:
+    """Insert the run's events (needs ``_perm_before``/``_perm_after`` and, with ``users_diff``,
+    ``_diff_users``); return their count per operation name."""
+    if reemit:
+        parts = [REEMIT_ACCOUNTS_SQL, REEMIT_PERMISSIONS_SQL]
+    else:
+        parts = ([ACCOUNT_EVENTS_SQL] if users_diff else []) + [PERMISSION_EVENTS_SQL]
+    union = " UNION ALL ".join(f"({p})" for p in parts)
+    rows = conn.execute(sa.text(f"""
+        WITH inserted AS (
+            INSERT INTO igi.event_target (run_id, code, operation, state, functionality, functionality_type,
+                                          attributes)
+            SELECT :run, e.code, e.operation, 1, e.functionality, e.functionality_type, e.attributes
+            FROM ({union}) e
+            ORDER BY e.phase, e.user_id, e.operation, e.functionality_type, e.functionality
+            RETURNING operation
+        )
+        SELECT operation, count(*) FROM inserted GROUP BY operation ORDER BY operation"""), {"run": run_id}).all()
+    return {OPERATIONS[int(op)]: int(n) for op, n in rows}

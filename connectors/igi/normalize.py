@@ -1,0 +1,265 @@
+"""Normalize API records into typed pandas frames, driven by an entity declaration; validate, never drop silently.
+
+Records arrive page by page; a `Normalizer` buffers one chunk of raw records at a time, converts it column by
+column (vectorized, with a per-element slow path only when a column holds unexpected types) and keeps only
+the typed frame, so memory is bounded by one chunk plus the normalized frames.
+
+Types: integers -> ``Int64`` (32-bit range checked, since the staging columns are ``integer``), booleans ->
+``boolean``, text -> ``string`` (a NUL character is refused: PostgreSQL text cannot hold it), times ->
+``datetime64[ns, UTC]``: the API's zone-less ISO times are UTC, explicit offsets are converted, and .NET's
+"never" (``0001-01-01T00:00:00``) becomes NULL. ``-1`` becomes NULL where the declaration says so.
+
+Every record that fails is kept as a `Reject` with a reason: not an object, missing key, missing required
+field, wrong type, neither user nor group on a permission, duplicate key (the first record with that key is
+kept), or a reference to an unknown object (`check_references`). A reject whose key is known carries it, so
+that the load leaves that object exactly as staging has it (a bad record is not evidence of a removal).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from connectors.igi.entities import Column, Entity
+
+_BAD = object()  # marks a value of the wrong type during conversion
+_INT_TEXT = re.compile(r"^-?\d+$")
+_INT32 = 2**31
+NEVER_PREFIX = "0001-01-01"  # .NET DateTime.MinValue: Secret Server's "never" for non-nullable dates
+_DTYPES = {"int": "Int64", "bool": "boolean", "text": "string", "timestamp": "datetime64[ns, UTC]"}
+
+
+@dataclass
+class Reject:
+    entity: str
+    source_id: str | None
+    reason: str
+    record: Any  # the record as received; for duplicate and reference rejects, the normalized row
+    key: tuple[int, ...] | None = None  # the object's key when known: staging keeps that object as it is
+
+
+@dataclass
+class Normalized:
+    """One entity's snapshot: typed rows that passed validation, the rejects, and whether extraction finished."""
+
+    entity: Entity
+    frame: pd.DataFrame
+    rejects: list[Reject] = field(default_factory=list)
+    scanned: int = 0
+    complete: bool = True
+    error: str | None = None
+
+    def protected_keys(self) -> list[tuple[int, ...]]:
+        return sorted({r.key for r in self.rejects if r.key is not None})
+
+    def loaded_keys(self) -> pd.Index:
+        """Keys of the loaded rows (single-column keys only: what references point at)."""
+        return pd.Index(self.frame[self.entity.key[0]].dropna().astype("int64"))
+
+
+def empty_frame(entity: Entity) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in entity.columns})
+
+
+def _to_int(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return _BAD
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_TEXT.match(value.strip()):
+        return int(value.strip())
+    return _BAD
+
+
+def _only(kind: type) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value is None:
+            return None
+        return value if type(value) is kind else _BAD
+
+    return check
+
+
+def _convert(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(typed values, mask of entries of the wrong type) for one column of a chunk."""
+    index = raw.index
+    bad = pd.Series(False, index=index)
+    inferred = pd.api.types.infer_dtype(raw, skipna=True)
+    if column.kind == "int":
+        values = raw if inferred in ("integer", "empty") else raw.map(_to_int)
+        bad = values.map(lambda v: v is _BAD).astype(bool)
+        clean = values.where(~bad, None).tolist()
+        out_of_range = [v is not None and not -_INT32 <= v < _INT32 for v in clean]
+        if any(out_of_range):
+            bad |= pd.Series(out_of_range, index=index)
+            clean = [None if o else v for v, o in zip(clean, out_of_range, strict=True)]
+        typed = pd.Series(pd.array(clean, dtype="Int64"), index=index)
+        if column.minus_one_null:
+            typed = typed.mask(typed == -1)
+        return typed, bad
+    if column.kind == "bool":
+        values = raw if inferred in ("boolean", "empty") else raw.map(_only(bool))
+        bad = values.map(lambda v: v is _BAD).astype(bool)
+        return pd.Series(pd.array(values.where(~bad, None).tolist(), dtype="boolean"), index=index), bad
+    # text and timestamps arrive as strings
+    values = raw if inferred in ("string", "empty") else raw.map(_only(str))
+    bad = values.map(lambda v: v is _BAD).astype(bool)
+    text = pd.Series(pd.array(values.where(~bad, None).tolist(), dtype="string"), index=index)
+    bad |= text.str.contains("\x00", regex=False).fillna(False).astype(bool)
+    text = text.mask(bad)
+    if column.kind == "text":
+        return text, bad
+    text = text.mask(text.str.startswith(NEVER_PREFIX).fillna(False).astype(bool))
+    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    bad |= text.notna() & parsed.isna()
+    return parsed.mask(bad), bad
+
+
+def _first(reason: pd.Series, mask: pd.Series, message: str | pd.Series) -> pd.Series:
+    """Set ``message`` where ``mask`` holds and no earlier reason was found."""
+    return reason.where(~(mask & reason.isna()), message)
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def rows_as_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): _json_safe(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+class Normalizer:
+    """Feed raw API records with `add`; `finish` returns the `Normalized` snapshot."""
+
+    def __init__(self, entity: Entity, *, chunk_size: int = 10_000) -> None:
+        self.entity = entity
+        self.chunk_size = chunk_size
+        self._buffer: list[Any] = []
+        self._frames: list[pd.DataFrame] = []
+        self.rejects: list[Reject] = []
+        self.scanned = 0
+
+    def add(self, record: Any) -> None:
+        self.scanned += 1
+        self._buffer.append(record)
+        if len(self._buffer) >= self.chunk_size:
+            self._flush()
+
+    def add_all(self, records: Iterable[Any]) -> None:
+        for record in records:
+            self.add(record)
+
+    def _flush(self) -> None:
+        records, self._buffer = self._buffer, []
+        if not records:
+            return
+        entity = self.entity
+        objects = [r for r in records if isinstance(r, Mapping)]
+        for r in records:
+            if not isinstance(r, Mapping):
+                self.rejects.append(Reject(entity.name, None, "not a JSON object", r))
+        if not objects:
+            return
+        index = pd.RangeIndex(len(objects))
+        reason = pd.Series(None, index=index, dtype=object)
+        typed: dict[str, pd.Series] = {}
+        for column in entity.columns:
+            raw = pd.Series([r.get(column.source) for r in objects], index=index, dtype=object)
+            values, bad = _convert(column, raw)
+            if bad.any():
+                shown = raw[bad].map(lambda v: repr(v)[:80])
+                message = f"wrong type or value for {column.source} (expected {column.kind}): "
+                reason = _first(reason, bad, message + shown)
+            missing = values.isna() & ~bad
+            if column.name in entity.key:
+                reason = _first(reason, missing, f"missing key {column.source}")
+            elif column.required:
+                reason = _first(reason, missing, f"missing {column.source}")
+            elif column.default is not None:
+                values = values.fillna(column.default)
+            typed[column.name] = values
+        if entity.one_of:
+            none_set = pd.concat([typed[c].isna() for c in entity.one_of], axis=1).all(axis=1)
+            sources = " nor ".join(entity.column(c).source for c in entity.one_of)
+            reason = _first(reason, none_set, f"neither {sources}")
+        frame = pd.DataFrame(typed, index=index)
+        failed = reason.notna()
+        if failed.any():
+            key_known = frame.loc[failed, list(entity.key)].notna().all(axis=1)
+            for pos in failed[failed].index:
+                key = tuple(int(typed[k].iloc[pos]) for k in entity.key) if key_known[pos] else None
+                source_id = (":".join(map(str, key)) if key is not None
+                             else _raw_id(objects[pos], entity.key_sources))
+                self.rejects.append(Reject(entity.name, source_id, str(reason[pos]), objects[pos], key))
+        self._frames.append(frame.loc[~failed])
+
+    def finish(self, *, complete: bool = True, error: str | None = None) -> Normalized:
+        self._flush()
+        frames = [f for f in self._frames if len(f)]
+        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(self.entity)
+        self._frames = []
+        key = list(self.entity.key)
+        duplicated = frame.duplicated(subset=key, keep="first")
+        if duplicated.any():
+            for row in rows_as_records(frame.loc[duplicated]):
+                key_text = ":".join(str(row[k]) for k in key)
+                self.rejects.append(Reject(
+                    self.entity.name, key_text,
+                    f"duplicate key {'/'.join(key)} {key_text}: the first record with this key was kept", row,
+                ))
+            frame = frame.loc[~duplicated].reset_index(drop=True)
+        return Normalized(self.entity, frame, self.rejects, self.scanned, complete, error)
+
+
+def _raw_id(record: Mapping[str, Any], sources: list[str]) -> str | None:
+    values = [record.get(s) for s in sources]
+    if all(v is None for v in values):
+        return None
+    return ":".join("" if v is None else str(v)[:80] for v in values)
+
+
+def normalize_records(entity: Entity, records: Iterable[Any], *, chunk_size: int = 10_000) -> Normalized:
+    normalizer = Normalizer(entity, chunk_size=chunk_size)
+    normalizer.add_all(records)
+    return normalizer.finish()
+
+
+def check_references(snapshot: Normalized, known: Mapping[str, Collection[int]]) -> None:
+    """Move rows whose references name an object not in ``known[entity]`` to the rejects (in place)."""
+    entity, frame = snapshot.entity, snapshot.frame
+    if not entity.references or frame.empty:
+        return
+    reason = pd.Series(None, index=frame.index, dtype=object)
+    for ref in entity.references:
+        column = frame[ref.column]
+        present = column.notna()
+        bad = present & ~column.astype("Int64").isin(pd.Index(list(known[ref.entity]), dtype="int64"))
+        bad = bad.fillna(False).astype(bool)
+        if ref.unless_set:
+            bad &= frame[ref.unless_set].isna()
+        if bad.any():
+            message = (f"{ref.column} " + column[bad].astype(str) + f" is not a known {ref.entity} object")
+            reason = _first(reason, bad, message)
+    failed = reason.notna()
+    if not failed.any():
+        return
+    key = list(entity.key)
+    for row, why in zip(rows_as_records(frame.loc[failed]), reason[failed], strict=True):
+        key_values = tuple(int(row[k]) for k in key)
+        snapshot.rejects.append(Reject(entity.name, ":".join(map(str, key_values)), str(why), row, key_values))
+    snapshot.frame = frame.loc[~failed].reset_index(drop=True)

@@ -1,0 +1,287 @@
+"""Load a reconciliation snapshot into the staging tables: COPY, set-based diff, safety check, merge.
+
+Everything happens in one transaction per run (`load_run`):
+
+1. per entity, COPY (binary) the normalized rows into a temp table ``_in_<entity>`` and the keys of rejected
+   records into ``_protect_<entity>``;
+2. compute the diff against the current staging table into ``_diff_<entity>``, set-based: 'added' (key not in
+   staging), 'revived' (key in staging with deleted_at set), 'changed' (some contract column IS DISTINCT FROM),
+   'removed' (current staging row absent from the snapshot; only for an entity whose extraction completed, and
+   never a protected key: a record that failed validation leaves its object as it was);
+3. check the removal thresholds: a breach raises `RemovalThresholdExceeded` before anything is written;
+4. insert, update (only rows that differ), mark removed, revive; write one change_log row per row touched
+   (see sql/004_reconciliation.sql for its semantics) and the IGI events (connectors/igi/events.py);
+5. a dry run rolls all of it back and reports what it found; only the run record is written.
+
+Any failure rolls back: staging is exactly as before, and the run is recorded as failed with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from connectors.igi import events
+from connectors.igi.entities import PG_TYPES, SQL_TYPES, Entity, EntityStats
+from connectors.igi.normalize import Normalized
+from connectors.igi.runs import finish_run, write_rejects
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_REMOVALS = 500
+DEFAULT_MAX_REMOVAL_PERCENT = 10.0
+_LOCK_KEY = 0x55_16_1A_05  # one merge into staging at a time
+PREVIEW_PER_ENTITY = 10
+
+
+class RemovalThresholdExceeded(RuntimeError):
+    """The run would remove more staging rows than allowed; nothing was written. ``stats``: the diff's counts."""
+
+    def __init__(self, message: str, stats: dict[str, EntityStats]) -> None:
+        super().__init__(message)
+        self.stats = stats
+
+
+@dataclass
+class MergeOptions:
+    dry_run: bool = False
+    max_removals: int | None = DEFAULT_MAX_REMOVALS  # per entity; None: no limit
+    max_removal_percent: float | None = DEFAULT_MAX_REMOVAL_PERCENT  # of the entity's current rows; None: none
+    reemit_events: bool = False  # emit every current account and permission, not just the changes
+
+
+@dataclass
+class MergeResult:
+    stats: dict[str, EntityStats]
+    events: dict[str, int] = field(default_factory=dict)
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+
+Finish = Callable[[Connection, str, "MergeResult", "str | None"], Any]
+
+
+@dataclass
+class LoadOutcome:
+    status: str  # succeeded, failed or aborted
+    result: MergeResult
+    error: str | None = None
+    finished_at: Any = None
+
+
+# ---------------------------------------------------------------------------------------------- SQL builders
+def _on(left: str, right: str, key: Sequence[str]) -> str:
+    return " AND ".join(f"{left}.{k} = {right}.{k}" for k in key)
+
+
+def _json(alias: str, entity: Entity) -> str:
+    return "jsonb_build_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in entity.column_names) + ")"
+
+
+def _key_text(alias: str, entity: Entity) -> str:
+    return " || ':' || ".join(f"{alias}.{k}::text" for k in entity.key)
+
+
+def _diff_sql(entity: Entity, *, removals: bool) -> str:
+    t, key, k0 = f"ss_staging.{entity.name}", entity.key, entity.key[0]
+    keys_i = ", ".join(f"i.{k}" for k in key)
+    keys_s = ", ".join(f"s.{k}" for k in key)
+    differs = " OR ".join(f"s.{c.name} IS DISTINCT FROM i.{c.name}" for c in entity.value_columns) or "false"
+    sql = f"""
+        CREATE TEMP TABLE _diff_{entity.name} ON COMMIT DROP AS
+        SELECT CASE WHEN s.{k0} IS NULL THEN 'added' WHEN s.deleted_at IS NOT NULL THEN 'revived'
+                    ELSE 'changed' END AS change,
+               {keys_i},
+               CASE WHEN s.{k0} IS NULL THEN NULL ELSE {_json("s", entity)} END AS before,
+               {_json("i", entity)} AS after
+        FROM _in_{entity.name} i LEFT JOIN {t} s ON {_on("s", "i", key)}
+        WHERE s.{k0} IS NULL OR s.deleted_at IS NOT NULL OR ({differs})"""
+    if removals:
+        sql += f"""
+        UNION ALL
+        SELECT 'removed', {keys_s}, {_json("s", entity)}, NULL
+        FROM {t} s
+        WHERE s.deleted_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM _in_{entity.name} i WHERE {_on("i", "s", key)})
+          AND NOT EXISTS (SELECT 1 FROM _protect_{entity.name} p WHERE {_on("p", "s", key)})"""
+    return sql
+
+
+def _apply_sql(entity: Entity) -> list[str]:
+    t, key, cols = f"ss_staging.{entity.name}", entity.key, entity.column_names
+    stamp = "last_changed_run_id = :run, last_changed_at = now()"
+    sets = ", ".join(f"{c.name} = i.{c.name}" for c in entity.value_columns)
+    return [
+        f"""INSERT INTO {t} ({", ".join(cols)}, first_seen_run_id, first_seen_at, last_changed_run_id,
+                             last_changed_at)
+            SELECT {", ".join(f"i.{c}" for c in cols)}, :run, now(), :run, now()
+            FROM _in_{entity.name} i JOIN _diff_{entity.name} d ON {_on("d", "i", key)}
+            WHERE d.change = 'added'""",
+        f"""UPDATE {t} s SET {sets + ", " if sets else ""}deleted_at = NULL, {stamp}
+            FROM _in_{entity.name} i JOIN _diff_{entity.name} d ON {_on("d", "i", key)}
+            WHERE d.change IN ('changed', 'revived') AND {_on("s", "i", key)}""",
+        f"""UPDATE {t} s SET deleted_at = now(), {stamp}
+            FROM _diff_{entity.name} d WHERE d.change = 'removed' AND {_on("s", "d", key)}""",
+        f"""INSERT INTO ss_staging.change_log (run_id, entity, object_key, change_type, before, after)
+            SELECT :run, '{entity.name}', {_key_text("d", entity)},
+                   CASE d.change WHEN 'revived' THEN 'added' ELSE d.change END, d.before, d.after
+            FROM _diff_{entity.name} d
+            ORDER BY {", ".join(f"d.{k}" for k in key)}""",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- COPY
+def _column_values(series: pd.Series) -> list[Any]:
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def _copy_frame(cursor: Any, table: str, columns: list[str], types: list[str], frame: pd.DataFrame) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        if frame.empty:
+            return
+        for row in zip(*(_column_values(frame[c]) for c in columns), strict=True):
+            copy.write_row(row)
+
+
+def _stage_incoming(conn: Connection, snapshot: Normalized) -> None:
+    entity = snapshot.entity
+    definition = ", ".join(f"{c.name} {SQL_TYPES[c.kind]}" for c in entity.columns)
+    key_definition = ", ".join(f"{k} integer" for k in entity.key)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE _in_{entity.name} ({definition}, PRIMARY KEY "
+                         f"({', '.join(entity.key)})) ON COMMIT DROP")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE _protect_{entity.name} ({key_definition}) ON COMMIT DROP")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    _copy_frame(cursor, f"_in_{entity.name}", entity.column_names,
+                [PG_TYPES[c.kind] for c in entity.columns], snapshot.frame)
+    protected = pd.DataFrame(snapshot.protected_keys(), columns=list(entity.key), dtype="Int64")
+    _copy_frame(cursor, f"_protect_{entity.name}", list(entity.key), ["int4"] * len(entity.key), protected)
+    conn.exec_driver_sql(f"ANALYZE _in_{entity.name}")
+
+
+# ---------------------------------------------------------------------------------------------- merge
+def _check_thresholds(stats: dict[str, EntityStats], current: dict[str, int], options: MergeOptions) -> None:
+    breaches = []
+    for name, s in stats.items():
+        if not s.removed:
+            continue
+        percent = 100.0 * s.removed / current[name] if current[name] else 0.0
+        over = []
+        if options.max_removals is not None and s.removed > options.max_removals:
+            over.append(f"max_removals={options.max_removals}")
+        if options.max_removal_percent is not None and percent > options.max_removal_percent:
+            over.append(f"max_removal_percent={options.max_removal_percent:g}")
+        if over:
+            breaches.append(f"{name}: {s.removed} of {current[name]} ({percent:.1f}%) above {' and '.join(over)}")
+    if breaches:
+        raise RemovalThresholdExceeded("removal threshold exceeded, nothing written: " + "; ".join(breaches), stats)
+
+
+def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized],
+                   options: MergeOptions) -> MergeResult:
+    """Diff and merge the snapshots into staging in the caller's transaction (see the module doc)."""
+    conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")  # jsonb of timestamptz in the change log: UTC
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    stats: dict[str, EntityStats] = {}
+    current: dict[str, int] = {}
+    preview: list[dict[str, Any]] = []
+    for snap in snapshots:
+        entity = snap.entity
+        _stage_incoming(conn, snap)
+        conn.exec_driver_sql(_diff_sql(entity, removals=snap.complete))
+        counts: dict[str, int] = dict(conn.exec_driver_sql(
+            f"SELECT change, count(*) FROM _diff_{entity.name} GROUP BY change").all())
+        current[entity.name] = conn.exec_driver_sql(
+            f"SELECT count(*) FROM ss_staging.{entity.name} WHERE deleted_at IS NULL").scalar_one()
+        added = counts.get("added", 0) + counts.get("revived", 0)
+        stats[entity.name] = EntityStats(
+            scanned=snap.scanned, added=added, changed=counts.get("changed", 0),
+            removed=counts.get("removed", 0), unchanged=len(snap.frame) - added - counts.get("changed", 0),
+            rejected=len(snap.rejects), complete=snap.complete,
+        )
+        if options.dry_run:
+            rows = conn.exec_driver_sql(
+                f"SELECT change, {_key_text('d', entity)} FROM _diff_{entity.name} d "
+                f"ORDER BY 1, {', '.join(f'd.{k}' for k in entity.key)} LIMIT {PREVIEW_PER_ENTITY}").all()
+            preview += [{"entity": entity.name, "object_key": key, "change_type": change} for change, key in rows]
+    _check_thresholds(stats, current, options)
+
+    touched = any(s.added or s.changed or s.removed for s in stats.values())
+    if touched or options.reemit_events:
+        events.snapshot_permissions(conn, "_perm_before")
+    for snap in snapshots:
+        if stats[snap.entity.name].added or stats[snap.entity.name].changed or stats[snap.entity.name].removed:
+            for statement in _apply_sql(snap.entity):
+                conn.execute(sa.text(statement), {"run": run_id})
+    written: dict[str, int] = {}
+    if touched or options.reemit_events:
+        events.snapshot_permissions(conn, "_perm_after")
+        users_diffed = any(s.entity.name == "users" for s in snapshots)
+        written = events.write_events(conn, run_id, users_diff=users_diffed, reemit=options.reemit_events)
+    return MergeResult(stats, written, preview)
+
+
+def load_run(
+    engine: Engine,
+    run_id: int,
+    snapshots: Sequence[Normalized],
+    options: MergeOptions,
+    *,
+    finish: Finish,
+) -> LoadOutcome:
+    """Merge in one transaction and record the run: ``finish(conn, status, result, error)`` writes the run
+    record (and rejects), inside the merge's transaction on success, in a new one after a rollback."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            result = merge_snapshot(conn, run_id, snapshots, options)
+            if options.dry_run:
+                transaction.rollback()
+                with conn.begin():
+                    finished = finish(conn, "succeeded", result, None)
+            else:
+                finished = finish(conn, "succeeded", result, None)
+                transaction.commit()
+            return LoadOutcome("succeeded", result, None, finished)
+        except RemovalThresholdExceeded as exc:
+            if transaction.is_active:
+                transaction.rollback()
+            aborted = MergeResult(exc.stats)
+            with conn.begin():
+                finished = finish(conn, "aborted", aborted, str(exc))
+            return LoadOutcome("aborted", aborted, str(exc), finished)
+        except Exception as exc:
+            if transaction.is_active:
+                transaction.rollback()
+            reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+            log.error("reconciliation load failed, rolled back: %s", reason)
+        return fail_run(engine, snapshots, reason, finish=finish, conn=conn)
+
+
+def fail_run(engine: Engine, snapshots: Sequence[Normalized], reason: str, *, finish: Finish,
+             conn: Connection | None = None) -> LoadOutcome:
+    """Record a run as failed (staging untouched) with what extraction received."""
+    empty = MergeResult({s.entity.name: EntityStats(scanned=s.scanned, rejected=len(s.rejects),
+                                                    complete=s.complete) for s in snapshots})
+    if conn is None:
+        with engine.begin() as own:
+            finished = finish(own, "failed", empty, reason)
+    else:
+        with conn.begin():
+            finished = finish(conn, "failed", empty, reason)
+    return LoadOutcome("failed", empty, reason, finished)
+
+
+def record_run(conn: Connection, run_id: int, status: str, result: MergeResult, error: str | None, *,
+               snapshots: Sequence[Normalized], dry_run: bool, incomplete: dict[str, str],
+               extract_stats: dict[str, Any]) -> Any:
+    """The usual ``finish`` for `load_run`: rejects (not for a dry run) and the run row."""
+    if not dry_run:
+        write_rejects(conn, run_id, (r for s in snapshots for r in s.rejects))
+    return finish_run(conn, run_id, status=status, stats={k: v.as_dict() for k, v in result.stats.items()},
+                      events=result.events, incomplete=incomplete, extract_stats=extract_stats, error=error)

@@ -1,0 +1,286 @@
+"""The reconciliation flow: Secret Server -> pandas -> IGI staging, with a run record, a change log and IGI events.
+
+`run_reconcile(engine, client, ...)` does the whole job with an injected database engine and Secret Server
+client; the Prefect flow `reconcile` wires settings into it, runs one Prefect task per entity for extraction
+(retries belong to the connector, not to Prefect), publishes a table artifact and returns the summary.
+
+Extraction follows the entity declarations (connectors/igi/entities.py): users, groups, folders and secrets
+with one paged search each; memberships per group and permissions per folder / per secret that breaks
+inheritance, fanned out on the client's bounded pool. An entity whose extraction fails (after the connector's
+retries) is loaded as far as it got and never diffed for removals; so is a relation whose parent list is
+incomplete. References are checked against this run's snapshot of the referenced entity, or against staging
+when that entity is out of scope (or incomplete).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.engine import Engine
+
+from connectors.igi.entities import ENTITIES, Entity, EntityStats, select_entities
+from connectors.igi.normalize import Normalized, Normalizer, check_references
+from connectors.igi.runs import start_run
+from connectors.igi.staging import (
+    DEFAULT_MAX_REMOVAL_PERCENT,
+    DEFAULT_MAX_REMOVALS,
+    MergeOptions,
+    fail_run,
+    load_run,
+    record_run,
+)
+
+log = logging.getLogger(__name__)
+
+Extract = Callable[[Any, str, "list[int] | None"], Normalized]
+
+
+class ReconciliationError(RuntimeError):
+    """The run failed, aborted or could not extract everything; ``summary`` says what happened."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__(summary.reason())
+        self.summary = summary
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    status: str  # succeeded, failed or aborted
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None
+    stats: dict[str, EntityStats]
+    events: dict[str, int] = field(default_factory=dict)
+    incomplete: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    preview: list[dict[str, Any]] = field(default_factory=list)
+    extract_stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded" and not self.incomplete
+
+    def reason(self) -> str:
+        if self.error:
+            return f"run {self.run_id} {self.status}: {self.error}"
+        if self.incomplete:
+            parts = "; ".join(f"{name}: {why}" for name, why in self.incomplete.items())
+            return f"run {self.run_id} loaded without removals for incomplete entities: {parts}"
+        return f"run {self.run_id} {self.status}"
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per entity: scanned, added, changed, removed, unchanged, rejected, complete."""
+        return [{"entity": name, **s.as_dict()} for name, s in self.stats.items()]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "status": self.status, "dry_run": self.dry_run,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "stats": {name: s.as_dict() for name, s in self.stats.items()}, "events": dict(self.events),
+            "incomplete": dict(self.incomplete), "error": self.error, "preview": list(self.preview),
+            "extract_stats": dict(self.extract_stats),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- extract
+def _parent_source(entity: Entity) -> str:
+    """The API field of a fanned-out record that names its parent (groupId, folderId, secretId)."""
+    return next(entity.column(r.column).source for r in entity.references if r.entity == entity.source.per)
+
+
+def extract_entity(client: Any, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
+    """Extract and normalize one entity; a connector failure (after its retries) ends it as incomplete."""
+    entity = ENTITIES[entity_name]
+    normalizer = Normalizer(entity)
+    method = getattr(client, entity.source.method)
+    try:
+        if entity.source.per is None:
+            normalizer.add_all(method())
+        else:
+            parent_field = _parent_source(entity)
+            for parent_id, records in client.fan_out(method, parent_ids or []):
+                for record in records:
+                    if isinstance(record, dict) and record.get(parent_field) is None:
+                        record = {**record, parent_field: parent_id}
+                    normalizer.add(record)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
+        log.warning("extraction of %s incomplete: %s", entity_name, reason)
+        return normalizer.finish(complete=False, error=reason)
+    return normalizer.finish()
+
+
+def _staging_keys(engine: Engine, entity: Entity, when: tuple[str, Any] | None = None) -> set[int]:
+    sql = f"SELECT {entity.key[0]} FROM ss_staging.{entity.name} WHERE deleted_at IS NULL"
+    params: dict[str, Any] = {}
+    if when is not None:
+        sql += f" AND {when[0]} = :v"
+        params["v"] = when[1]
+    with engine.connect() as conn:
+        return {int(v) for v in conn.execute(sa.text(sql), params).scalars()}
+
+
+def _parents(engine: Engine, entity: Entity, snapshots: dict[str, Normalized]) -> tuple[list[int], str | None]:
+    """Ids to fan out over, and why the list is incomplete (None when complete)."""
+    assert entity.source.per is not None
+    parent = ENTITIES[entity.source.per]
+    when = entity.source.per_when
+    snap = snapshots.get(parent.name)
+    if snap is None:
+        return sorted(_staging_keys(engine, parent, when)), None
+    frame = snap.frame if when is None else snap.frame[snap.frame[when[0]] == when[1]]
+    ids = {int(v) for v in frame[parent.key[0]].dropna()}
+    ids |= {k[0] for k in snap.protected_keys()}  # a rejected parent's children are fetched (and protected)
+    if snap.complete:
+        return sorted(ids), None
+    return sorted(ids | _staging_keys(engine, parent, when)), f"its parent entity {parent.name} is incomplete"
+
+
+def _known_keys(engine: Engine, name: str, snapshots: dict[str, Normalized]) -> Collection[int]:
+    snap = snapshots.get(name)
+    if snap is None:
+        return _staging_keys(engine, ENTITIES[name])
+    keys = {int(k) for k in snap.loaded_keys()}
+    return keys if snap.complete else keys | _staging_keys(engine, ENTITIES[name])
+
+
+def extract_all(engine: Engine, client: Any, entities: Sequence[Entity], extract: Extract) -> dict[str, Normalized]:
+    snapshots: dict[str, Normalized] = {}
+    for entity in entities:
+        if entity.source.per is None:
+            snapshot = extract(client, entity.name, None)
+        else:
+            parent_ids, incomplete_parent = _parents(engine, entity, snapshots)
+            snapshot = extract(client, entity.name, parent_ids)
+            if incomplete_parent and snapshot.complete:
+                snapshot.complete, snapshot.error = False, incomplete_parent
+        snapshots[entity.name] = snapshot
+    for snapshot in snapshots.values():  # dependency order: a referenced entity is checked first
+        known = {ref.entity: _known_keys(engine, ref.entity, snapshots) for ref in snapshot.entity.references}
+        check_references(snapshot, known)
+    return snapshots
+
+
+# ---------------------------------------------------------------------------------------------- run
+def run_reconcile(
+    engine: Engine,
+    client: Any,
+    *,
+    entities: Sequence[str] | None = None,
+    dry_run: bool = False,
+    max_removals: int | None = DEFAULT_MAX_REMOVALS,
+    max_removal_percent: float | None = DEFAULT_MAX_REMOVAL_PERCENT,
+    reemit_events: bool = False,
+    flow_run_id: str | None = None,
+    extract: Extract = extract_entity,
+) -> RunSummary:
+    """Reconcile Secret Server into staging once; always records the run and returns its summary (failures and
+    aborts included: they leave staging exactly as it was)."""
+    selected = select_entities(list(entities) if entities else None)
+    parameters = {"entities": [e.name for e in selected], "dry_run": dry_run, "max_removals": max_removals,
+                  "max_removal_percent": max_removal_percent, "reemit_events": reemit_events}
+    run_id, started_at = start_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id)
+    log.info("reconciliation run %s started: %s", run_id, parameters)
+    snapshots = extract_all(engine, client, selected, extract)
+    ordered = [snapshots[e.name] for e in selected]
+    incomplete = {s.entity.name: s.error or "incomplete" for s in ordered if not s.complete}
+    extract_stats = _client_stats(client)
+    options = MergeOptions(dry_run=dry_run, max_removals=max_removals, max_removal_percent=max_removal_percent,
+                           reemit_events=reemit_events)
+
+    def finish(conn: Any, status: str, result: Any, error: str | None) -> Any:
+        return record_run(conn, run_id, status, result, error, snapshots=ordered, dry_run=dry_run,
+                          incomplete=incomplete, extract_stats=extract_stats)
+
+    if len(incomplete) == len(ordered):  # nothing came through (e.g. Secret Server unreachable): fail
+        outcome = fail_run(engine, ordered, "no entity could be extracted: " + "; ".join(
+            f"{name}: {why}" for name, why in incomplete.items()), finish=finish)
+    else:
+        outcome = load_run(engine, run_id, ordered, options, finish=finish)
+    summary = RunSummary(
+        run_id=run_id, status=outcome.status, dry_run=dry_run, started_at=started_at,
+        finished_at=outcome.finished_at, stats=outcome.result.stats, events=outcome.result.events,
+        incomplete=incomplete, error=outcome.error, preview=outcome.result.preview, extract_stats=extract_stats,
+    )
+    log.info("reconciliation run %s %s", run_id, summary.reason())
+    return summary
+
+
+def _client_stats(client: Any) -> dict[str, Any]:
+    stats = getattr(client, "stats", None)
+    as_dict = getattr(stats, "as_dict", None)
+    return dict(as_dict()) if callable(as_dict) else {}
+
+
+# ---------------------------------------------------------------------------------------------- Prefect
+@task(name="extract", task_run_name="extract-{entity_name}", cache_policy=NO_CACHE, persist_result=False)
+def extract_task(client: Any, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
+    """One Prefect task per entity: extract (paged or fanned out) and normalize."""
+    return extract_entity(client, entity_name, parent_ids)
+
+
+def publish_artifact(summary: RunSummary) -> None:
+    from prefect.artifacts import create_table_artifact
+
+    events = ", ".join(f"{name} {n}" for name, n in summary.events.items()) or "none"
+    description = (f"Reconciliation run {summary.run_id}: {summary.status}"
+                   f"{' (dry run)' if summary.dry_run else ''}. IGI events: {events}.")
+    if not summary.ok:
+        description += f" {summary.reason()}"
+    create_table_artifact(key="reconcile-summary", table=summary.table(), description=description)
+
+
+@flow(name="reconcile", log_prints=False)
+def reconcile(
+    entities: list[str] | None = None,
+    dry_run: bool = False,
+    max_removals: int | None = DEFAULT_MAX_REMOVALS,
+    max_removal_percent: float | None = DEFAULT_MAX_REMOVAL_PERCENT,
+    reemit_events: bool = False,
+) -> dict[str, Any]:
+    """Reconcile Secret Server into IGI staging. ``entities``: a subset (default all); ``dry_run``: compute and
+    report, write only the run record; ``max_removals``/``max_removal_percent``: per-entity removal limits
+    (None: no limit) above which the run aborts; ``reemit_events``: emit every current account and permission
+    to igi.event_target (an initial load into a fresh IGI). Raises `ReconciliationError` when the run failed,
+    aborted or was incomplete; returns the summary otherwise."""
+    from prefect.runtime import flow_run
+
+    from pipelines.database import open_database
+    from pipelines.secret_server import open_secret_server
+    from pipelines.settings import Settings
+
+    settings = Settings()
+    engine = open_database(settings)
+    try:
+        with open_secret_server(settings) as client:
+            summary = run_reconcile(
+                engine, client, entities=entities, dry_run=dry_run, max_removals=max_removals,
+                max_removal_percent=max_removal_percent, reemit_events=reemit_events,
+                flow_run_id=str(flow_run.id) if flow_run.id else None, extract=extract_task,
+            )
+    finally:
+        engine.dispose()
+    publish_artifact(summary)
+    get_run_logger().info("reconcile: %s", summary.reason())
+    if not summary.ok:
+        raise ReconciliationError(summary)
+    return summary.as_dict()
+
+
+__all__ = [
+    "ReconciliationError",
+    "RunSummary",
+    "extract_all",
+    "extract_entity",
+    "reconcile",
+    "run_reconcile",
+]

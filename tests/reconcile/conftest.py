@@ -1,0 +1,32 @@
+"""Fixtures for the reconciliation tests: Secret Server clients on the simulator (fast retries)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from connectors.secret_server import SecretServerClient
+from simulator.server import SimulatorServer
+from tests.reconcile.helpers import make_client
+
+
+@pytest.fixture
+def ss_client(simulator: SimulatorServer) -> Iterator[SecretServerClient]:
+    client = make_client(simulator)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def client_for() -> Iterator[Callable[..., SecretServerClient]]:
+    clients: list[SecretServerClient] = []
+
+    def factory(server: SimulatorServer, **options: Any) -> SecretServerClient:
+        clients.append(make_client(server, **options))
+        return clients[-1]
+
+    yield factory
+    for client in clients:
+        client.close()
