@@ -71,8 +71,13 @@ def client(sim: SimulatorServer) -> Iterator[SecretServerClient]:
 
 
 @pytest.fixture
-def passwords() -> PasswordBox:
-    return PasswordBox(PasswordBox.generate_key())
+def fernet_key() -> str:
+    return PasswordBox.generate_key()
+
+
+@pytest.fixture
+def passwords(fernet_key: str) -> PasswordBox:
+    return PasswordBox(fernet_key)
 
 
 FAST = ProvisionOptions(batch_size=20, lease_seconds=30, max_attempts=3, backoff_seconds=0, backoff_cap_seconds=0)

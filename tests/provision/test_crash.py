@@ -1,0 +1,72 @@
+"""A worker killed mid-batch: after its lease, another worker completes its requests, each exactly once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter
+
+from connectors.igi.queue import Operation as Op
+from pipelines.provision import ProvisionOptions, run_provisioning
+from simulator.state import Organization
+from tests.provision import crashing_worker
+from tests.provision.conftest import make_client, rows, writes
+
+LEASE = 3.0
+
+
+def test_requests_of_a_killed_worker_complete_once_after_its_lease(igi_engine, igi_database_url, make_simulator,
+                                                                   passwords, fernet_key, enqueue):
+    org = Organization()
+    org.add_everyone_group()
+    groups = {}
+    for i in range(10):
+        org.add_user(f"u{i}", password="Initial-1")
+        groups[i] = org.add_group(f"team{i}")
+    server = make_simulator(org)
+    # Per account: password change, suspend, group add. The worker claims the ten password changes (the rest
+    # wait behind them), and dies right after its 5th reset, before writing that outcome back.
+    for step in range(3):
+        for i in range(10):
+            if step == 0:
+                enqueue(Op.ACCOUNT_PWDCHANGE, f"u{i}", password=f"New-Pass-{i}")
+            elif step == 1:
+                enqueue(Op.ACCOUNT_DISABLE, f"u{i}")
+            else:
+                enqueue(Op.PERMISSION_ADD, f"u{i}", permission_type="group", permission_id=groups[i])
+
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=crashing_worker.main, args=(
+        igi_database_url, server.base_url, fernet_key, 5, LEASE))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 9
+    claimed = rows(igi_engine, "SELECT event_id, claimed_by FROM igi.event_out WHERE claimed_by = 'doomed' "
+                               "AND state = 1")
+    assert len(claimed) == 6  # of the 10 it claimed: 4 written back, the 5th executed but not, 5 not started
+    assert len(writes(server)) == 5
+
+    # Before the lease ends, its claims (and the requests queued behind them) stay put; the four accounts whose
+    # first request it finished go on.
+    held = {r["event_id"] for r in claimed}
+    with make_client(server) as client:
+        early = run_provisioning(igi_engine, client, passwords, ProvisionOptions(lease_seconds=30))
+        assert early.succeeded == 8 and not held & {r.event_id for r in early.results}
+        remaining = rows(igi_engine, "SELECT extract(epoch FROM max(claimed_until) - now())::float AS s "
+                                    "FROM igi.event_out WHERE state = 1")[0]["s"]
+        time.sleep(max(0.0, remaining) + 0.2)
+        late = run_provisioning(igi_engine, client, passwords, ProvisionOptions(lease_seconds=30),
+                                worker_id="rescuer")
+
+    final = rows(igi_engine, "SELECT event_id, operation, state, trace, attempts, worker_history, password "
+                             "FROM igi.event_out ORDER BY event_id")
+    assert Counter(r["state"] for r in final) == {2: 30}
+    assert late.succeeded == 18 and held <= {r.event_id for r in late.results}
+    # Exactly one effect per request: 10 resets, 10 suspensions, 10 group adds, despite the crash.
+    kinds = Counter(m + (" reset" if p.endswith("password-reset") else "") for m, p in writes(server))
+    assert kinds == {"POST reset": 10, "PATCH": 10, "POST": 10}
+    redone = [r for r in final if r["worker_history"] == ["doomed", "rescuer"]]
+    assert len(redone) == 6 and all(r["attempts"] == 2 for r in redone)
+    assert sum(r["trace"] == "password already changed by an earlier attempt" for r in redone) == 1
+    assert all(org.check_password(org.find_user(f"u{i}").id, f"New-Pass-{i}") for i in range(10))
+    assert all(r["password"] is None for r in final)
