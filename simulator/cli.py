@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
+from typing import Any
 
 from simulator.faults import Faults
 from simulator.generator import SCALES, generate
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if faults.active or faults.token_ttl_s or faults.token_expire_after_calls:
         print(f"  faults:    {faults}")
     print("Press Ctrl-C to stop.", flush=True)
+    previous = _stop_on_signals()
     try:
         while True:
             time.sleep(3600)
@@ -68,7 +72,22 @@ def main(argv: list[str] | None = None) -> int:
         print("\nstopping", flush=True)
     finally:
         server.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """Ctrl-C and SIGTERM stop the server cleanly (SIGINT is ignored in background jobs otherwise)."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _raise_interrupt)
+    return previous
 
 
 if __name__ == "__main__":
