@@ -38,6 +38,9 @@ DEFAULT_MAX_REMOVALS = 500
 DEFAULT_MAX_REMOVAL_PERCENT = 10.0
 _LOCK_KEY = 0x55_16_1A_05  # one merge into staging at a time
 PREVIEW_PER_ENTITY = 10
+# The percent limit ignores an entity losing this many rows or fewer: on a small table a couple of ordinary
+# removals are a large share. The count limit always applies.
+PERCENT_FLOOR = 10
 
 
 class RemovalThresholdExceeded(RuntimeError):
@@ -174,7 +177,8 @@ def _check_thresholds(stats: dict[str, EntityStats], current: dict[str, int], op
         over = []
         if options.max_removals is not None and s.removed > options.max_removals:
             over.append(f"max_removals={options.max_removals}")
-        if options.max_removal_percent is not None and percent > options.max_removal_percent:
+        if (options.max_removal_percent is not None and s.removed > PERCENT_FLOOR
+                and percent > options.max_removal_percent):
             over.append(f"max_removal_percent={options.max_removal_percent:g}")
         if over:
             breaches.append(f"{name}: {s.removed} of {current[name]} ({percent:.1f}%) above {' and '.join(over)}")

@@ -157,3 +157,39 @@ def make_client(server: SimulatorServer, **options: Any) -> SecretServerClient:
     options.setdefault("backoff_base", 0.01)
     options.setdefault("backoff_cap", 0.05)
     return SecretServerClient(server.base_url, server.username, server.password, **options)
+
+
+def permissions_by_user(org: Organization) -> dict[tuple[int, str, str], str]:
+    """(user_id, functionality_type, functionality) -> account code, for every direct permission of a user."""
+    users = {u["id"]: u for u in org.users()}
+    groups = {g["id"]: g for g in org.groups()}
+    folders = {f["id"]: f for f in org.folders()}
+    secrets = {s["id"]: s for s in org.secrets()}
+    out = {(u, "group", f"group:{groups[g]['name']}"): account_code(users[u]) for g, u in org.group_members()}
+    for p in org.folder_permissions():
+        if p["userId"] is not None:
+            name = (f"folder:{folders[p['folderId']]['folderPath']}|{p['folderAccessRoleName']}|"
+                    f"{p['secretAccessRoleName']}")
+            out[(p["userId"], "folder", name)] = account_code(users[p["userId"]])
+    for p in org.secret_permissions():
+        if p["userId"] is not None:
+            secret = secrets[p["secretId"]]
+            name = f"secret:{secret['id']}:{secret['name']}|{p['secretAccessRoleName']}"
+            out[(p["userId"], "secret", name)] = account_code(users[p["userId"]])
+    return out
+
+
+def expected_changes(before: dict[str, dict[tuple[int, ...], dict[str, Any]]],
+                     after: dict[str, dict[tuple[int, ...], dict[str, Any]]]) -> set[tuple[str, str, str]]:
+    """(entity, object_key, change_type) between two truths."""
+    out: set[tuple[str, str, str]] = set()
+    for name in ENTITY_NAMES:
+        old, new = before[name], after[name]
+        for key in new.keys() - old.keys():
+            out.add((name, ":".join(map(str, key)), "added"))
+        for key in old.keys() - new.keys():
+            out.add((name, ":".join(map(str, key)), "removed"))
+        for key in old.keys() & new.keys():
+            if old[key] != new[key]:
+                out.add((name, ":".join(map(str, key)), "changed"))
+    return out
