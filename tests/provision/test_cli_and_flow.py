@@ -62,18 +62,22 @@ def test_flow_returns_totals_and_publishes_a_table_artifact(env, igi_engine, enq
 
     enqueue(Op.ACCOUNT_DISABLE, "alice")
     enqueue(Op.ACCOUNT_REMOVE, "alice")
-    totals = provision(workers=2)
+    state = provision(workers=2, return_state=True)
+    totals = state.result()
+    run_id = state.state_details.flow_run_id
     assert {k: totals[k] for k in ("processed", "succeeded", "failed", "retried")} == {
         "processed": 2, "succeeded": 1, "failed": 1, "retried": 0}
 
     async def latest() -> list:
         async with get_client() as client:
             wanted = ArtifactFilter(key=ArtifactFilterKey(any_=["provision-summary"]))
-            return await client.read_artifacts(artifact_filter=wanted)
+            found = await client.read_artifacts(artifact_filter=wanted)
+            return [a for a in found if a.flow_run_id == run_id]
 
     artifacts = asyncio.run(latest())
-    assert artifacts and artifacts[-1].type == "table"
-    assert "succeeded 1, failed 1" in (artifacts[-1].description or "")
+    assert len(artifacts) == 1 and artifacts[0].type == "table"
+    assert "succeeded 1, failed 1" in (artifacts[0].description or "")
+    assert "NotSupported" not in str(artifacts[0].data) and "does not support deleting users" in str(artifacts[0].data)
 
 
 def test_no_password_in_the_table_or_any_log(env, world, sim, igi_engine, passwords, enqueue, provision, caplog,
