@@ -32,9 +32,14 @@ $$;
 COMMENT ON FUNCTION ss_staging.secret_role_name(integer) IS
     'The secret access role of a strength (inverse of secret_role_rank): 1 List, 2 View, 3 Edit, 4 Owner.';
 
+-- PL/pgSQL on purpose: PostgreSQL never inlines it, so each relation's state at a time is computed once per
+-- query into a tuplestore, with a row estimate, instead of being re-sorted inside nested loops when the
+-- planner, without statistics on a freshly written change log, expects one row.
 CREATE FUNCTION ss_staging.change_log_state_at(entity text, as_of timestamptz)
 RETURNS TABLE (object_key text, state jsonb)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE ROWS 10000 AS $$
+BEGIN
+    RETURN QUERY
     SELECT latest.object_key, latest.after
     FROM (
         SELECT DISTINCT ON (c.object_key) c.object_key, c.change_type, c.after
@@ -42,7 +47,8 @@ LANGUAGE sql STABLE AS $$
         WHERE c.entity = change_log_state_at.entity AND c.changed_at <= change_log_state_at.as_of
         ORDER BY c.object_key, c.changed_at DESC, c.change_id DESC
     ) AS latest
-    WHERE latest.change_type <> 'removed' AND latest.after IS NOT NULL
+    WHERE latest.change_type <> 'removed' AND latest.after IS NOT NULL;
+END
 $$;
 COMMENT ON FUNCTION ss_staging.change_log_state_at(text, timestamptz) IS
     'Objects of one entity (staging table name) present at as_of, from the change log: the "after" values of each object''s latest change at or before as_of, unless that change is a removal.';

@@ -43,19 +43,19 @@ COMMENT ON FUNCTION ss_staging.folder_permission_sources_at(timestamptz) IS
     'For each folder present at as_of (NULL: now), the folder whose permission rows apply to it: itself when it breaks inheritance or is a root, else the nearest ancestor that breaks inheritance; inherit_depth counts the steps up.';
 
 CREATE FUNCTION ss_staging.secret_permission_lists_at(as_of timestamptz)
-RETURNS TABLE (secret_id integer, list_kind text, list_id integer)
+RETURNS TABLE (secret_id integer, secret_name text, secret_active boolean, folder_id integer, folder_path text,
+               list_kind text, list_id integer)
 LANGUAGE sql STABLE AS $$
-    SELECT s.secret_id, 'secret', s.secret_id
+    SELECT s.secret_id, s.secret_name, s.active, s.folder_id, f.folder_path,
+           CASE WHEN s.inherits_permissions THEN 'folder' ELSE 'secret' END,
+           CASE WHEN s.inherits_permissions THEN src.source_folder_id ELSE s.secret_id END
     FROM ss_staging.secrets_at(as_of) AS s
-    WHERE NOT s.inherits_permissions
-    UNION ALL
-    SELECT s.secret_id, 'folder', src.source_folder_id
-    FROM ss_staging.secrets_at(as_of) AS s
-    JOIN ss_staging.folder_permission_sources_at(as_of) AS src ON src.folder_id = s.folder_id
-    WHERE s.inherits_permissions
+    LEFT JOIN ss_staging.folders_at(as_of) AS f ON f.folder_id = s.folder_id
+    LEFT JOIN ss_staging.folder_permission_sources_at(as_of) AS src ON src.folder_id = s.folder_id
+    WHERE NOT s.inherits_permissions OR src.source_folder_id IS NOT NULL
 $$;
 COMMENT ON FUNCTION ss_staging.secret_permission_lists_at(timestamptz) IS
-    'For each secret present at as_of (NULL: now), the permission list that applies: (''secret'', its own id) when it breaks inheritance, (''folder'', source folder id) when it inherits; no row when it inherits from no folder.';
+    'For each secret present at as_of (NULL: now), with its name, flag and folder path, the permission list that applies: (''secret'', its own id) when it breaks inheritance, (''folder'', source folder id) when it inherits; no row when it inherits from no folder.';
 
 CREATE FUNCTION ss_staging.permission_list_entries_at(as_of timestamptz)
 RETURNS TABLE (list_kind text, list_id integer, permission_id integer, user_id integer, group_id integer,
@@ -81,69 +81,64 @@ CREATE FUNCTION ss_staging.direct_access_at(as_of timestamptz)
 RETURNS TABLE (secret_id integer, secret_name text, folder_path text, holder_kind text,
                user_id integer, user_name text, group_id integer, group_name text,
                secret_access_role text, permission_kind text, permission_id integer, via_folder_id integer)
-LANGUAGE sql STABLE AS $$
-    SELECT s.secret_id, s.secret_name, f.folder_path,
+LANGUAGE sql STABLE ROWS 100000 SET jit = off AS $$
+    SELECT l.secret_id, l.secret_name, l.folder_path,
            CASE WHEN e.user_id IS NOT NULL THEN 'user' ELSE 'group' END,
            e.user_id, u.user_name, CASE WHEN e.user_id IS NULL THEN e.group_id END, g.group_name,
            e.secret_access_role, e.list_kind, e.permission_id,
            CASE WHEN e.list_kind = 'folder' THEN e.list_id END
     FROM ss_staging.secret_permission_lists_at(as_of) AS l
     JOIN ss_staging.permission_list_entries_at(as_of) AS e ON e.list_kind = l.list_kind AND e.list_id = l.list_id
-    JOIN ss_staging.secrets_at(as_of) AS s ON s.secret_id = l.secret_id
-    LEFT JOIN ss_staging.folders_at(as_of) AS f ON f.folder_id = s.folder_id
     LEFT JOIN ss_staging.users_at(as_of) AS u ON u.user_id = e.user_id
     LEFT JOIN ss_staging.groups_at(as_of) AS g ON g.group_id = e.group_id AND e.user_id IS NULL
 $$;
 COMMENT ON FUNCTION ss_staging.direct_access_at(timestamptz) IS
     'Permission rows in force on each secret at as_of (NULL: now), not expanded to group members: who holds the secret directly, as a user or a group, through the secret''s own permissions (permission_kind secret) or its folder''s (permission_kind folder, via_folder_id the source folder). Who had direct access to secret X at T: SELECT * FROM ss_staging.direct_access_at(T) WHERE secret_id = X.';
 
-CREATE FUNCTION ss_staging.effective_access_at(as_of timestamptz)
+CREATE FUNCTION ss_staging.effective_access_rules(as_of timestamptz)
 RETURNS TABLE (user_id integer, user_name text, domain_name text, user_enabled boolean,
                secret_id integer, secret_name text, secret_active boolean, folder_id integer, folder_path text,
                role text, path_role text, via text, via_permission_id integer,
                via_group_id integer, via_group_name text, via_group_enabled boolean,
                via_folder_id integer, via_folder_path text)
 LANGUAGE sql STABLE AS $$
-    WITH entries AS MATERIALIZED (
-        SELECT * FROM ss_staging.permission_list_entries_at(as_of)
-    ), holders AS (
+    -- Everything about a path but the secret is settled per permission list (ranked), then each secret takes
+    -- the rows of its list in a single join: no join sits on top of the big one, whatever the estimates.
+    WITH holders AS (
         SELECT e.list_kind, e.list_id, e.permission_id, e.role_rank, e.user_id,
                NULL::integer AS via_group_id, NULL::text AS via_group_name, NULL::boolean AS via_group_enabled
-        FROM entries AS e
+        FROM ss_staging.permission_list_entries_at(as_of) AS e
         WHERE e.user_id IS NOT NULL
         UNION ALL
-        SELECT e.list_kind, e.list_id, e.permission_id, e.role_rank, m.user_id,
-               g.group_id, g.group_name, g.enabled
-        FROM entries AS e
+        SELECT e.list_kind, e.list_id, e.permission_id, e.role_rank, m.user_id, g.group_id, g.group_name, g.enabled
+        FROM ss_staging.permission_list_entries_at(as_of) AS e
         JOIN ss_staging.groups_at(as_of) AS g ON g.group_id = e.group_id
         JOIN ss_staging.group_members_at(as_of) AS m ON m.group_id = e.group_id
         WHERE e.user_id IS NULL
     ), ranked AS (
-        SELECT h.*, max(h.role_rank) OVER (PARTITION BY h.list_kind, h.list_id, h.user_id) AS best_rank
+        SELECT h.*, u.user_name, u.domain_name, u.enabled AS user_enabled, vf.folder_path AS via_folder_path,
+               max(h.role_rank) OVER (PARTITION BY h.list_kind, h.list_id, h.user_id) AS best_rank
         FROM holders AS h
         JOIN ss_staging.users_at(as_of) AS u ON u.user_id = h.user_id
+        LEFT JOIN ss_staging.folders_at(as_of) AS vf ON vf.folder_id = h.list_id AND h.list_kind = 'folder'
     )
-    SELECT u.user_id, u.user_name, u.domain_name, u.enabled,
-           s.secret_id, s.secret_name, s.active, s.folder_id, sf.folder_path,
+    SELECT r.user_id, r.user_name, r.domain_name, r.user_enabled,
+           l.secret_id, l.secret_name, l.secret_active, l.folder_id, l.folder_path,
            ss_staging.secret_role_name(r.best_rank), ss_staging.secret_role_name(r.role_rank),
            CASE WHEN r.list_kind = 'secret' AND r.via_group_id IS NULL THEN 'direct'
                 WHEN r.list_kind = 'secret' THEN 'group'
                 WHEN r.via_group_id IS NULL THEN 'folder'
                 ELSE 'folder group' END,
            r.permission_id, r.via_group_id, r.via_group_name, r.via_group_enabled,
-           CASE WHEN r.list_kind = 'folder' THEN r.list_id END, vf.folder_path
+           CASE WHEN r.list_kind = 'folder' THEN r.list_id END, r.via_folder_path
     FROM ss_staging.secret_permission_lists_at(as_of) AS l
     JOIN ranked AS r ON r.list_kind = l.list_kind AND r.list_id = l.list_id
-    JOIN ss_staging.secrets_at(as_of) AS s ON s.secret_id = l.secret_id
-    JOIN ss_staging.users_at(as_of) AS u ON u.user_id = r.user_id
-    LEFT JOIN ss_staging.folders_at(as_of) AS sf ON sf.folder_id = s.folder_id
-    LEFT JOIN ss_staging.folders_at(as_of) AS vf ON vf.folder_id = r.list_id AND r.list_kind = 'folder'
 $$;
-COMMENT ON FUNCTION ss_staging.effective_access_at(timestamptz) IS
-    'Effective access at as_of, rebuilt from the change log: the same rows and rules as the view ss_staging.effective_access, for the state at that time. NULL: the current staging tables (what the view selects).';
+COMMENT ON FUNCTION ss_staging.effective_access_rules(timestamptz) IS
+    'The effective-access rules, written once: the rows of ss_staging.effective_access for the state at as_of (NULL: the current staging tables). Inlined by PostgreSQL into the view, so filters on the view reach the tables.';
 
 CREATE VIEW ss_staging.effective_access AS
-SELECT * FROM ss_staging.effective_access_at(NULL);
+SELECT * FROM ss_staging.effective_access_rules(NULL);
 COMMENT ON VIEW ss_staging.effective_access IS
     'Who can reach which secret now, and why: one row per user, secret and path that grants a role (direct secret permission, group permission on the secret, or the permissions of the secret''s folder, directly or through a group, following folder inheritance). Rules in README.md, "Effective access". Removed objects excluded; disabled users, disabled groups and inactive secrets included with their flags. For a past time: ss_staging.effective_access_at(T).';
 COMMENT ON COLUMN ss_staging.effective_access.user_id IS 'User who can reach the secret (ss_staging.users.user_id).';
@@ -164,3 +159,14 @@ COMMENT ON COLUMN ss_staging.effective_access.via_group_name IS 'Name of that gr
 COMMENT ON COLUMN ss_staging.effective_access.via_group_enabled IS 'False when that group is disabled.';
 COMMENT ON COLUMN ss_staging.effective_access.via_folder_id IS 'Folder whose permission rows grant this path (for folder and folder group): the secret''s folder, or the ancestor it inherits from; NULL for the secret''s own permissions.';
 COMMENT ON COLUMN ss_staging.effective_access.via_folder_path IS 'Path of that folder.';
+
+-- The as-of entry point is not inlined (a SET clause prevents it): its plan rests on row estimates of
+-- relations rebuilt from the change log, which are rough, and JIT compilation triggered by them would cost
+-- seconds on a query that runs in milliseconds.
+CREATE FUNCTION ss_staging.effective_access_at(as_of timestamptz)
+RETURNS SETOF ss_staging.effective_access
+LANGUAGE sql STABLE ROWS 100000 SET jit = off AS $$
+    SELECT * FROM ss_staging.effective_access_rules(as_of)
+$$;
+COMMENT ON FUNCTION ss_staging.effective_access_at(timestamptz) IS
+    'Effective access at a past time as_of, rebuilt from the change log: the same rows and rules as the view ss_staging.effective_access, for the state at that time. NULL: the current staging tables.';

@@ -53,18 +53,24 @@ COMMENT ON COLUMN ss_staging.orphan_accounts.is_application_account IS 'True for
 COMMENT ON COLUMN ss_staging.orphan_accounts.last_login IS 'Last successful login; NULL if never.';
 COMMENT ON COLUMN ss_staging.orphan_accounts.created IS 'When the account was created in Secret Server.';
 
+-- One aggregate over secrets and paths together rather than a join: the effective-access side can be
+-- tens of millions of rows, and no row estimate can then lead the planner into a nested loop.
 CREATE VIEW ss_staging.unreachable_secrets AS
-WITH reach AS (
-    SELECT a.secret_id, bool_or(a.user_enabled AND coalesce(a.via_group_enabled, true)) AS live
+SELECT x.secret_id, max(x.secret_name) AS secret_name, bool_or(x.active) AS active, max(x.folder_id) AS folder_id,
+       max(x.folder_path) AS folder_path, bool_or(x.inherits_permissions) AS inherits_permissions,
+       bool_or(x.reached) AS latent_access
+FROM (
+    SELECT s.secret_id, s.secret_name, s.active, s.folder_id, f.folder_path, s.inherits_permissions,
+           false AS reached, false AS live
+    FROM ss_staging.secrets AS s
+    LEFT JOIN ss_staging.folders AS f ON f.folder_id = s.folder_id AND f.deleted_at IS NULL
+    WHERE s.deleted_at IS NULL
+    UNION ALL
+    SELECT a.secret_id, NULL, NULL, NULL, NULL, NULL, true, a.user_enabled AND coalesce(a.via_group_enabled, true)
     FROM ss_staging.effective_access AS a
-    GROUP BY a.secret_id
-)
-SELECT s.secret_id, s.secret_name, s.active, s.folder_id, f.folder_path, s.inherits_permissions,
-       r.secret_id IS NOT NULL AS latent_access
-FROM ss_staging.secrets AS s
-LEFT JOIN ss_staging.folders AS f ON f.folder_id = s.folder_id AND f.deleted_at IS NULL
-LEFT JOIN reach AS r ON r.secret_id = s.secret_id
-WHERE s.deleted_at IS NULL AND r.live IS NOT TRUE;
+) AS x
+GROUP BY x.secret_id
+HAVING NOT bool_or(x.live);
 COMMENT ON VIEW ss_staging.unreachable_secrets IS
     'Secrets nobody can reach: no enabled user has a path to them (ss_staging.effective_access) other than through a disabled group. latent_access tells the ones only disabled users or disabled groups reach.';
 COMMENT ON COLUMN ss_staging.unreachable_secrets.secret_id IS 'Secret (ss_staging.secrets.secret_id).';
@@ -79,18 +85,20 @@ CREATE FUNCTION ss_staging.access_gained_between(from_time timestamptz, to_time 
 RETURNS TABLE (user_id integer, user_name text, user_enabled boolean, secret_id integer, secret_name text,
                folder_path text, role text, previous_role text)
 LANGUAGE sql STABLE AS $$
-    WITH after AS (
-        SELECT DISTINCT a.user_id, a.user_name, a.user_enabled, a.secret_id, a.secret_name, a.folder_path, a.role
+    -- Both pictures in one aggregate (no join of two large sets; see unreachable_secrets).
+    SELECT x.user_id, max(x.user_name), bool_or(x.user_enabled), x.secret_id, max(x.secret_name),
+           max(x.folder_path), ss_staging.secret_role_name(max(x.new_rank)),
+           ss_staging.secret_role_name(max(x.old_rank))
+    FROM (
+        SELECT a.user_id, a.user_name, a.user_enabled, a.secret_id, a.secret_name, a.folder_path,
+               ss_staging.secret_role_rank(a.role) AS new_rank, NULL::integer AS old_rank
         FROM ss_staging.effective_access_at(to_time) AS a
-    ), before AS (
-        SELECT DISTINCT b.user_id, b.secret_id, b.role
+        UNION ALL
+        SELECT b.user_id, NULL, NULL, b.secret_id, NULL, NULL, NULL, ss_staging.secret_role_rank(b.role)
         FROM ss_staging.effective_access_at(from_time) AS b
-    )
-    SELECT a.user_id, a.user_name, a.user_enabled, a.secret_id, a.secret_name, a.folder_path, a.role, b.role
-    FROM after AS a
-    LEFT JOIN before AS b ON b.user_id = a.user_id AND b.secret_id = a.secret_id
-    WHERE b.role IS NULL
-       OR ss_staging.secret_role_rank(a.role) > ss_staging.secret_role_rank(b.role)
+    ) AS x
+    GROUP BY x.user_id, x.secret_id
+    HAVING max(x.new_rank) > coalesce(max(x.old_rank), 0)
 $$;
 COMMENT ON FUNCTION ss_staging.access_gained_between(timestamptz, timestamptz) IS
     'User and secret pairs whose effective role at to_time is new or stronger than at from_time (both rebuilt from the change log; NULL means the current staging tables). previous_role NULL: no access before.';
