@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pipelines.logs import install_redaction
 from pipelines.settings import Settings
 
-COMMANDS = ["demo", "reconcile", "provision", "request", "check", "db", "simulator", "serve"]
+COMMANDS = ["demo", "reconcile", "provision", "request", "check", "db", "simulator", "serve", "dictionary"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,8 @@ def _prefect_defaults() -> None:
     home = Settings().ss_igi_home
     os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The CLI prints its own summaries; Prefect's per-task INFO lines would drown them.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
