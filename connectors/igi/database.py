@@ -56,12 +56,12 @@ class EmbeddedPostgres:
             raise RuntimeError("embedded PostgreSQL is not started")
         return str(self._server.get_uri(database, driver="psycopg"))
 
-    def psql_command(self) -> str:
-        """A shell command that opens psql on the embedded database (pgserver ships its own psql)."""
+    def psql_command(self, database: str = EMBEDDED_DATABASE) -> str:
+        """A shell command that opens psql on a database of the server (pgserver ships its own psql)."""
         if self._server is None:
             raise RuntimeError("embedded PostgreSQL is not started")
         psql = Path(self._server.bin_path) / "psql"
-        return f"{psql} '{self._server.get_uri(EMBEDDED_DATABASE)}'"
+        return f"{psql} '{self._server.get_uri(database)}'"
 
     def stop(self) -> None:
         if self._server is not None:

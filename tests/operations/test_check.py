@@ -1,0 +1,43 @@
+"""`ss-igi check`: a verdict on both connections, non-zero with the reason when either fails."""
+
+from __future__ import annotations
+
+from pipelines.cli import main
+
+
+def test_check_passes_when_both_sides_answer(ops_env, capsys):
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("OK") == 2
+    assert "healthy=True" in out
+    assert "migrations applied" in out
+
+
+def test_check_fails_on_a_wrong_password_without_showing_it(ops_env, monkeypatch, capsys):
+    monkeypatch.setenv("SECRET_SERVER_PASSWORD", "Wr0ng-Passw0rd!")
+    assert main(["check"]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED" in captured.out
+    assert captured.err.startswith("ss-igi check: Secret Server: AuthenticationError")
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "Wr0ng-Passw0rd!" not in captured.out + captured.err
+
+
+def test_check_fails_when_the_database_is_unreachable(ops_env, monkeypatch, capsys):
+    monkeypatch.setenv("IGI_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "IGI database: OperationalError" in err
+    assert "Secret Server" not in err  # that side passed
+
+
+def test_check_names_missing_settings(ops_env, monkeypatch, capsys):
+    monkeypatch.delenv("SECRET_SERVER_URL")
+    assert main(["check"]) == 1
+    assert "missing setting(s): SECRET_SERVER_URL" in capsys.readouterr().err
+
+
+def test_check_reports_pending_migrations_without_failing(ops_env, monkeypatch, empty_database_url, capsys):
+    monkeypatch.setenv("IGI_DATABASE_URL", empty_database_url)
+    assert main(["check"]) == 0
+    assert "0 migrations applied" in capsys.readouterr().out
