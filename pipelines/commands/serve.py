@@ -4,7 +4,7 @@ and provisioning every minute, until interrupted. Needs a Prefect API (PREFECT_A
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, cast
 
 DEFAULT_RECONCILE_CRON = "0 2 * * *"
 DEFAULT_PROVISION_INTERVAL_S = 60
@@ -27,13 +27,16 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prefect import serve
+    from prefect.deployments.runner import RunnerDeployment
 
     from pipelines.provision import provision
     from pipelines.reconcile import reconcile
 
-    serve(
-        reconcile.to_deployment(name="nightly-reconcile", cron=args.reconcile_cron),
-        provision.to_deployment(name="provision-every-minute", interval=args.provision_interval),
-        limit=args.limit,
-    )
+    # In a synchronous caller to_deployment() returns the deployment itself, not a coroutine.
+    deployments = [
+        cast(RunnerDeployment, reconcile.to_deployment(name="nightly-reconcile", cron=args.reconcile_cron)),
+        cast(RunnerDeployment,
+             provision.to_deployment(name="provision-every-minute", interval=args.provision_interval)),
+    ]
+    serve(*deployments, limit=args.limit)
     return 0
