@@ -137,7 +137,7 @@ def _parents(engine: Engine, entity: Entity, snapshots: dict[str, Normalized]) -
     snap = snapshots.get(parent.name)
     if snap is None:
         return sorted(_staging_keys(engine, parent, when)), None
-    frame = snap.frame if when is None else snap.frame[snap.frame[when[0]] == when[1]]
+    frame = snap.frame if when is None else snap.frame[(snap.frame[when[0]] == when[1]).fillna(False)]
     ids = {int(v) for v in frame[parent.key[0]].dropna()}
     ids |= {k[0] for k in snap.protected_keys()}  # a rejected parent's children are fetched (and protected)
     if snap.complete:
