@@ -122,7 +122,7 @@ def generate_dictionary(engine: Engine) -> str:
         "",
     ]
     with engine.connect() as conn:
-        schema_comments = dict(conn.execute(sa.text(
+        schema_comments: dict[str, str | None] = dict(conn.execute(sa.text(
             "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = ANY(:s)"),
             {"s": list(SCHEMAS)}).all())
         relations = _relations(conn)

@@ -21,11 +21,16 @@
 -- that do), not once per secret; the strongest role is computed there too, since all the paths of a user to
 -- a secret come from the secret's one list.
 
+-- PL/pgSQL on purpose, like change_log_state_at: never inlined, computed once per query, with a sane row
+-- estimate. Inlined, the recursive CTE's estimate (millions of rows for thousands of folders) inflated every
+-- plan above it, and JIT compilation then cost seconds even on a question about one user.
 CREATE FUNCTION ss_staging.folder_permission_sources_at(as_of timestamptz)
 RETURNS TABLE (folder_id integer, source_folder_id integer, inherit_depth integer)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE ROWS 20000 SET jit = off AS $$
+BEGIN
+    RETURN QUERY
     WITH RECURSIVE f AS MATERIALIZED (
-        SELECT folder_id, parent_folder_id, inherit_permissions FROM ss_staging.folders_at(as_of)
+        SELECT r.folder_id, r.parent_folder_id, r.inherit_permissions FROM ss_staging.folders_at(as_of) AS r
     ), chain AS (
         SELECT f.folder_id, f.folder_id AS source_folder_id, 0 AS inherit_depth
         FROM f
@@ -37,7 +42,8 @@ LANGUAGE sql STABLE AS $$
         FROM chain JOIN f AS child ON child.parent_folder_id = chain.folder_id
         WHERE child.inherit_permissions
     )
-    SELECT folder_id, source_folder_id, inherit_depth FROM chain
+    SELECT chain.folder_id, chain.source_folder_id, chain.inherit_depth FROM chain;
+END
 $$;
 COMMENT ON FUNCTION ss_staging.folder_permission_sources_at(timestamptz) IS
     'For each folder present at as_of (NULL: now), the folder whose permission rows apply to it: itself when it breaks inheritance or is a root, else the nearest ancestor that breaks inheritance; inherit_depth counts the steps up.';

@@ -19,7 +19,7 @@ def paths(engine: Engine, as_of: datetime | None = None) -> set[Path]:
         rows = conn.execute(sa.text(f"SELECT {PATH_COLUMNS} FROM {source}"), {"as_of": as_of}).all()
     result = {tuple(row) for row in rows}
     assert len(result) == len(rows), "a path appears twice"
-    return result  # type: ignore[return-value]
+    return result
 
 
 def roles(engine: Engine, as_of: datetime | None = None) -> dict[tuple[int, int], str]:

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from pipelines.cli import main
 from pipelines.dictionary import DEFAULT_PATH, EXAMPLES, generate_dictionary
-from tests.analyst.test_effective_access import HAND_MADE
 from tests.analyst.staging import History
+from tests.analyst.test_effective_access import HAND_MADE
 
 
 def test_the_committed_dictionary_matches_the_database_comments(igi_engine):
@@ -42,7 +42,7 @@ def test_every_example_query_runs(igi_engine):
     try:
         for _question, sql in EXAMPLES:  # on an error, the traceback's locals name the question
             for statement in filter(None, (s.strip() for s in sql.split(";"))):
-                with raw.cursor() as cur:  # type: ignore[attr-defined]
+                with raw.cursor() as cur:
                     cur.execute(statement)  # no parameters: % and : are plain SQL here
                     cur.fetchall()
     finally:
