@@ -251,6 +251,7 @@ def load_run(
             else:
                 finished = finish(conn, "succeeded", result, None)
                 transaction.commit()
+                _analyze_changed_tables(conn, result)
             return LoadOutcome("succeeded", result, None, finished)
         except RemovalThresholdExceeded as exc:
             if transaction.is_active:
@@ -265,6 +266,17 @@ def load_run(
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
             log.error("reconciliation load failed, rolled back: %s", reason)
         return fail_run(engine, snapshots, reason, finish=finish, conn=conn)
+
+
+def _analyze_changed_tables(conn: Connection, result: MergeResult) -> None:
+    """Refresh planner statistics of tables whose content changed a lot (a first load above all): autovacuum
+    gets to it only after its nap, and until then analysts' joins over the views run on empty-table plans
+    (seen: a filtered effective_access query at scale m taking 68 s before ANALYZE, 0.15 s after)."""
+    for name, stats in result.stats.items():
+        written = stats.added + stats.changed + stats.removed
+        if written > 1000 or written > 0.1 * (stats.unchanged + written):
+            with conn.begin():
+                conn.exec_driver_sql(f"ANALYZE ss_staging.{name}")
 
 
 def fail_run(engine: Engine, snapshots: Sequence[Normalized], reason: str, *, finish: Finish,
