@@ -169,15 +169,17 @@ def _provision() -> dict[str, Any]:
 
 def _enqueue(engine: Engine) -> list[str]:
     with engine.connect() as conn:
-        group = conn.execute(sa.text(
-            "SELECT group_name FROM ss_staging.groups WHERE enabled AND domain_id IS NULL AND group_name <> 'Everyone' "
-            "ORDER BY group_id LIMIT 1")).scalar_one()
-        folder = conn.execute(sa.text(
-            "SELECT folder_path FROM ss_staging.folders WHERE parent_folder_id IS NOT NULL AND inherit_permissions "
-            "AND position('Personal Folders' in folder_path) = 0 ORDER BY folder_id LIMIT 1")).scalar_one()
+        group_id, group = conn.execute(sa.text(
+            "SELECT group_id, group_name FROM ss_staging.groups WHERE enabled AND group_name <> 'Everyone' "
+            "ORDER BY group_id LIMIT 1")).one()
+        folder_id, folder = conn.execute(sa.text(
+            "SELECT folder_id, folder_path FROM ss_staging.folders WHERE parent_folder_id IS NOT NULL "
+            "AND inherit_permissions AND position('Personal Folders' in folder_path) = 0 "
+            "ORDER BY folder_id LIMIT 1")).one()
         suspended = conn.execute(sa.text(
-            "SELECT user_name FROM ss_staging.users WHERE enabled AND NOT is_application_account "
-            "AND domain_id IS NULL AND user_name <> 'admin' ORDER BY user_id LIMIT 1")).scalar_one()
+            "SELECT CASE WHEN domain_name IS NULL THEN user_name ELSE domain_name || '\\' || user_name END "
+            "FROM ss_staging.users WHERE enabled AND NOT is_application_account AND user_name <> 'admin' "
+            "ORDER BY user_id LIMIT 1")).scalar_one()
     box = PasswordBox.from_settings(Settings())
     token, encrypted = box.seal(PasswordBox.generate_key())  # a random initial password, never shown
     with engine.begin() as conn:
@@ -185,9 +187,9 @@ def _enqueue(engine: Engine) -> list[str]:
                         attributes={"displayName": "Demo New Hire", "emailAddress": "newhire@example.com"},
                         password=token, password_encrypted=encrypted)
         enqueue_request(conn, operation=Operation.PERMISSION_ADD, code=DEMO_USER, permission_type="group",
-                        permission_name=group)
+                        permission_id=group_id)
         enqueue_request(conn, operation=Operation.PERMISSION_ADD, code=DEMO_USER, permission_type="folder",
-                        permission_name=folder, folder_access_role="View", secret_access_role="View")
+                        permission_id=folder_id, folder_access_role="View", secret_access_role="View")
         enqueue_request(conn, operation=Operation.ACCOUNT_DISABLE, code=suspended)
     return [
         f"ACCOUNT_CREATE {DEMO_USER} (password Fernet-encrypted in igi.event_out)",
