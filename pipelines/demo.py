@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
@@ -115,19 +114,17 @@ def run_demo(settings: Settings, *, scale: str = "m", seed: int = 42, console: C
 
 @contextmanager
 def _steps(console: Console) -> Iterator[Callable[[str, Callable[[], T]], T]]:
-    """``step(title, work)`` runs ``work`` under a spinner with its elapsed time, then leaves a tick."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=False) as progress:
+    """``step(title, work)`` runs ``work`` under a spinner, then prints a tick with the elapsed time, so the
+    steps and their results read top to bottom."""
 
-        def step(title: str, work: Callable[[], T]) -> T:
-            task = progress.add_task(title, total=1)
-            started = time.monotonic()
+    def step(title: str, work: Callable[[], T]) -> T:
+        started = time.monotonic()
+        with console.status(title):
             result = work()
-            progress.update(task, completed=1, description=f"[green]✓[/green] {title} "
-                            f"[dim]({time.monotonic() - started:.1f} s)[/dim]")
-            return result
+        console.print(f"[green]✓[/green] {title} [dim]({time.monotonic() - started:.1f} s)[/dim]")
+        return result
 
-        yield step
+    yield step
 
 
 def _fresh_demo_database(settings: Settings) -> EmbeddedPostgres:
