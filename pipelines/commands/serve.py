@@ -32,11 +32,12 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.provision import provision
     from pipelines.reconcile import reconcile
 
+    # Names of their own, so that served deployments never take over the work-pool ones of prefect.yaml.
     # In a synchronous caller to_deployment() returns the deployment itself, not a coroutine.
     deployments = [
-        cast(RunnerDeployment, reconcile.to_deployment(name="nightly-reconcile", cron=args.reconcile_cron)),
+        cast(RunnerDeployment, reconcile.to_deployment(name="nightly-reconcile-served", cron=args.reconcile_cron)),
         cast(RunnerDeployment,
-             provision.to_deployment(name="provision-every-minute", interval=args.provision_interval)),
+             provision.to_deployment(name="provision-every-minute-served", interval=args.provision_interval)),
     ]
     serve(*deployments, limit=args.limit)
     return 0

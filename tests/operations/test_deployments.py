@@ -28,7 +28,6 @@ def _env(ops_env: dict[str, str], api_url: str, tmp_path: Path) -> dict[str, str
         "PREFECT_API_URL": api_url,
         "PREFECT_HOME": str(tmp_path / "prefect-client"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "SS_IGI_PROJECT_DIR": str(ROOT),
     })
     return env
 
@@ -46,6 +45,20 @@ def _read_flow_run(flow_run_id: Any) -> Any:
     async def read() -> Any:
         async with get_client() as client:
             return await client.read_flow_run(flow_run_id)
+
+    return asyncio.run(read())
+
+
+def _deployment_exists(name: str) -> bool:
+    from prefect.client.orchestration import get_client
+
+    async def read() -> bool:
+        async with get_client() as client:
+            try:
+                deployment = await client.read_deployment_by_name(name)
+            except Exception:
+                return False
+            return deployment is not None
 
     return asyncio.run(read())
 
@@ -98,15 +111,11 @@ def test_serve_picks_up_a_provisioning_run(ops_env, prefect_harness, sim_org, ig
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
-        flow_run = None
-        while flow_run is None:
+        while not _deployment_exists("provision/provision-every-minute-served"):
             assert serve.poll() is None, serve.stdout.read() if serve.stdout else "serve exited"
-            try:
-                flow_run = run_deployment("provision/provision-every-minute", timeout=0)
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
+            assert time.monotonic() < deadline, "ss-igi serve did not register its deployments"
+            time.sleep(1)
+        flow_run = run_deployment("provision/provision-every-minute-served", timeout=0)
         finished = _wait_for_final_state(flow_run.id, timeout=180)
     finally:
         serve.terminate()
