@@ -15,6 +15,8 @@ when that entity is out of scope (or incomplete).
 from __future__ import annotations
 
 import logging
+import math
+import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
 from connectors.igi.entities import ENTITIES, Entity, EntityStats, select_entities
-from connectors.igi.normalize import Normalized, Normalizer, check_references
+from connectors.igi.normalize import Normalized, Normalizer, check_references, concat_snapshots
 from connectors.igi.runs import start_run
 from connectors.igi.staging import (
     DEFAULT_MAX_REMOVAL_PERCENT,
@@ -228,6 +230,44 @@ def extract_task(client: Any, entity_name: str, parent_ids: list[int] | None = N
     return extract_entity(client, entity_name, parent_ids)
 
 
+# Scale-out: with SS_IGI_DASK_ADDRESS set ("local" for a temporary cluster on this host, or a scheduler's
+# tcp://host:8786), the flow runs on Prefect's Dask task runner and splits each per-object fan-out (group
+# members, folder and secret permissions) into chunks that run as tasks on the Dask workers. A task cannot take
+# the flow's client with it to another process, so each chunk opens its own from the worker's settings.
+DASK_ADDRESS_SETTING = "SS_IGI_DASK_ADDRESS"
+DASK_CHUNKS = 8
+
+
+def dask_task_runner() -> Any:
+    """The Dask task runner when SS_IGI_DASK_ADDRESS is set, else None (Prefect's default thread pool)."""
+    address = os.environ.get(DASK_ADDRESS_SETTING)
+    if not address:
+        return None
+    from prefect_dask import DaskTaskRunner  # the optional extra: pip install 'ss-igi[dask]'
+
+    return DaskTaskRunner() if address == "local" else DaskTaskRunner(address=address)
+
+
+@task(name="extract-chunk", task_run_name="extract-{entity_name}-chunk", cache_policy=NO_CACHE,
+      persist_result=False)
+def extract_chunk_task(entity_name: str, parent_ids: list[int]) -> Normalized:
+    from pipelines.secret_server import open_secret_server
+    from pipelines.settings import Settings
+
+    with open_secret_server(Settings()) as client:
+        return extract_entity(client, entity_name, parent_ids)
+
+
+def extract_on_dask(client: Any, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
+    """`extract_task`, with fan-outs spread over the task runner in chunks, merged back in order."""
+    if not parent_ids or len(parent_ids) < 2:
+        return extract_task(client, entity_name, parent_ids)
+    size = math.ceil(len(parent_ids) / DASK_CHUNKS)
+    futures = [extract_chunk_task.submit(entity_name, parent_ids[i:i + size])
+               for i in range(0, len(parent_ids), size)]
+    return concat_snapshots(ENTITIES[entity_name], [future.result() for future in futures])
+
+
 def publish_artifact(summary: RunSummary) -> None:
     from prefect.artifacts import create_table_artifact
 
@@ -239,7 +279,7 @@ def publish_artifact(summary: RunSummary) -> None:
     create_table_artifact(key="reconcile-summary", table=summary.table(), description=description)
 
 
-@flow(name="reconcile", log_prints=False)
+@flow(name="reconcile", log_prints=False, task_runner=dask_task_runner())
 def reconcile(
     entities: list[str] | None = None,
     dry_run: bool = False,
@@ -265,7 +305,8 @@ def reconcile(
             summary = run_reconcile(
                 engine, client, entities=entities, dry_run=dry_run, max_removals=max_removals,
                 max_removal_percent=max_removal_percent, reemit_events=reemit_events,
-                flow_run_id=str(flow_run.id) if flow_run.id else None, extract=extract_task,
+                flow_run_id=str(flow_run.id) if flow_run.id else None,
+                extract=extract_on_dask if os.environ.get(DASK_ADDRESS_SETTING) else extract_task,
             )
     finally:
         engine.dispose()

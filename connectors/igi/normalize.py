@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,6 +237,20 @@ def normalize_records(entity: Entity, records: Iterable[Any], *, chunk_size: int
     normalizer = Normalizer(entity, chunk_size=chunk_size)
     normalizer.add_all(records)
     return normalizer.finish()
+
+
+def concat_snapshots(entity: Entity, parts: Sequence[Normalized]) -> Normalized:
+    """One snapshot from the snapshots of disjoint slices of a fan-out (their parents differ, so do their keys)."""
+    frames = [p.frame for p in parts if len(p.frame)]
+    errors = [p.error for p in parts if p.error]
+    return Normalized(
+        entity,
+        pd.concat(frames, ignore_index=True) if frames else empty_frame(entity),
+        rejects=[r for p in parts for r in p.rejects],
+        scanned=sum(p.scanned for p in parts),
+        complete=all(p.complete for p in parts),
+        error="; ".join(errors) if errors else None,
+    )
 
 
 def check_references(snapshot: Normalized, known: Mapping[str, Collection[int]]) -> None:
