@@ -40,9 +40,16 @@ def _prefect_defaults() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["simulator"]:
+        # Its options are the simulator's own (simulator/cli.py parses them); argparse cannot pass leading
+        # options through a subcommand untouched.
+        from simulator.cli import main as simulator_main
+
+        return simulator_main(arguments[1:])
     _prefect_defaults()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

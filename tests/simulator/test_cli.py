@@ -1,19 +1,23 @@
-"""`python -m simulator` (what `ss-igi simulator` runs) starts, prints where it listens, stops on Ctrl-C."""
+"""`ss-igi simulator` and `python -m simulator` start, print where they listen, stop on Ctrl-C."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import requests
 
 from simulator.cli import main
 
 
-def test_the_command_serves_until_interrupted() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "simulator", "--port", "0", "--seed", "3",
-                                "--faults", "latency_ms=1"], stdout=subprocess.PIPE, text=True)
+@pytest.mark.parametrize("command", [[str(Path(sys.executable).with_name("ss-igi")), "simulator"],
+                                     [sys.executable, "-m", "simulator"]], ids=["ss-igi", "python-m"])
+def test_the_command_serves_until_interrupted(command: list[str]) -> None:
+    process = subprocess.Popen([*command, "--port", "0", "--seed", "3", "--faults", "latency_ms=1"],
+                               stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(4)]
