@@ -41,3 +41,12 @@ def test_check_reports_pending_migrations_without_failing(ops_env, monkeypatch, 
     monkeypatch.setenv("IGI_DATABASE_URL", empty_database_url)
     assert main(["check"]) == 0
     assert "0 migrations applied" in capsys.readouterr().out
+
+
+def test_verbose_logging_never_shows_the_password(ops_env, monkeypatch, capsys, caplog):
+    caplog.set_level("DEBUG")
+    monkeypatch.setenv("SECRET_SERVER_PASSWORD", "Wr0ng-Passw0rd!")
+    assert main(["--verbose", "check"]) == 1
+    captured = capsys.readouterr()
+    assert "urllib3" in caplog.text or "connectors.secret_server" in caplog.text  # debug lines were logged
+    assert "Wr0ng-Passw0rd!" not in caplog.text + captured.out + captured.err
