@@ -4,7 +4,7 @@
   one keep-alive `http.client` connection per thread, one token, no work on an answer beyond ``json.loads``,
   and every id known up front (so no waiting on a list before its per-object calls).
 - `floor_copy`: the staging rows, already encoded in PostgreSQL's binary COPY format, streamed into empty
-  tables with no index, key or constraint, committed: the database's ingest floor. ``encode_s`` separately
+  tables with no index, key or constraint, committed: the database's ingest floor. ``from_tuples_s`` separately
   times encoding the same rows from Python tuples (psycopg ``write_row``), the least a Python loader pays.
 """
 

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--profile", default=None, help="write a cProfile of the run (main thread) here")
+    parser.add_argument("--sql-timing", action="store_true", help="report the slowest SQL statements")
     args = parser.parse_args(argv)
 
     import connectors.igi.staging as staging
@@ -60,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         profiler.enable()
     t0 = time.perf_counter()
     engine = create_engine(args.database_url)
+    statements: list[tuple[float, str]] = []
+    if args.sql_timing:
+        _time_statements(engine, statements)
     upgrade(engine)
     client = SecretServerClient(args.base_url, "admin", "admin", max_workers=args.workers, page_size=args.page_size)
     t_run = time.perf_counter()
@@ -92,8 +96,23 @@ def main(argv: list[str] | None = None) -> int:
         "events": dict(summary.events),
         "peak_rss_mb": peak_kb / 1024.0,
     }
+    if args.sql_timing:
+        out["slowest_sql"] = [{"s": round(t, 3), "sql": " ".join(sql.split())[:300]}
+                              for t, sql in sorted(statements, reverse=True)[:15]]
     sys.stdout.write(json.dumps(out) + "\n")
     return 0
+
+
+def _time_statements(engine: Any, into: list[tuple[float, str]]) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        conn.info.setdefault("bench_t0", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        into.append((time.perf_counter() - conn.info["bench_t0"].pop(), statement))
 
 
 if __name__ == "__main__":

@@ -148,18 +148,20 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
     report: dict[str, Any] = {"scale": args.scale, "seed": args.seed, "started_at": started_at.isoformat(),
-                              "workers": args.workers, "page_cap": args.page_cap}
+                              "workers": args.workers, "page_cap": args.page_cap, "latency_ms": args.latency_ms}
     with database_server(args.database_url) as (server_url, where):
         databases = Databases(server_url)
         try:
             report["machine"] = {**machine_facts(databases), "database": where}
             log(f"scale {args.scale}: starting the simulator")
-            sim = SimulatorProcess("scale", scale=args.scale, seed=args.seed, page_cap=args.page_cap)
+            sim = SimulatorProcess("scale", scale=args.scale, seed=args.seed, page_cap=args.page_cap,
+                                   latency_ms=args.latency_ms)
             try:
                 plan = sim.info["plan"]
                 report["data"] = sim.info["counts"]
                 report["machine"]["simulator"] = (f"separate process (pid {sim.pid}), ThreadingHTTPServer on "
-                                                  f"127.0.0.1, page cap {args.page_cap}")
+                                                  f"127.0.0.1, page cap {args.page_cap}, added latency "
+                                                  f"{args.latency_ms:g} ms per API call")
                 log(f"floor_http: {len(plan) + 1} requests on {args.workers} threads")
                 http1 = floor_http(sim.base_url, plan, args.workers)
 
@@ -240,23 +242,27 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _s(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+
+
 def table(report: dict[str, Any]) -> str:
     e, fh, ld, fc, ee = (report[k] for k in ("extract", "floor_http", "load", "floor_copy", "end_to_end"))
     nv, rr, mem, m = report["naive"], report["rerun"], report["memory"], report["machine"]
     rows = [
-        ("end_to_end / (floor_http + floor_copy)", f"{ee['ratio_to_sum']:.2f}x", f"{ee['wall_s']:.2f} s"),
+        ("end_to_end / (floor_http + floor_copy)", f"{ee['ratio_to_sum']:.2f}x", f"{_s(ee['wall_s'])}"),
         ("end_to_end / max(floor_http, floor_copy)", f"{ee['ratio_to_max']:.2f}x", ""),
         ("extract / floor_http", f"{e['ratio_to_floor_http']:.2f}x",
-         f"{e['wall_s']:.2f} s vs {fh['wall_s']:.2f} s"),
-        ("load / floor_copy", f"{ld['ratio_to_floor_copy']:.2f}x", f"{ld['wall_s']:.2f} s vs {fc['wall_s']:.2f} s"),
+         f"{_s(e['wall_s'])} vs {_s(fh['wall_s'])}"),
+        ("load / floor_copy", f"{ld['ratio_to_floor_copy']:.2f}x", f"{_s(ld['wall_s'])} vs {_s(fc['wall_s'])}"),
         ("naive / end_to_end (speed-up)", f"{nv['speedup']:.1f}x" if nv.get("speedup") else "-",
-         f"{nv['wall_s']:.2f} s" if nv.get("wall_s") else "not run at this scale"),
+         f"{_s(nv['wall_s'])}" if nv.get("wall_s") else "not run at this scale"),
         ("extract requests (min)", f"{e['requests']:,}", f"min {e['min_requests']:,}, {e['rps']:,.0f} req/s"),
-        ("floor_http", f"{fh['wall_s']:.2f} s", f"{fh['rps']:,.0f} req/s on {fh['threads']} threads"),
-        ("load (copy + merge)", f"{ld['wall_s']:.2f} s", f"COPY {ld['copy_s']:.2f} s, merge {ld['merge_s']:.2f} s"),
-        ("floor_copy", f"{fc['wall_s']:.2f} s", f"{fc['rows']:,} rows, {fc['mb']} MB; from tuples "
-         f"{fc['from_tuples_s']:.2f} s"),
-        ("rerun (unchanged)", f"{rr['wall_s']:.2f} s", f"rows written {rr['rows_written']}"),
+        ("floor_http", f"{_s(fh['wall_s'])}", f"{fh['rps']:,.0f} req/s on {fh['threads']} threads"),
+        ("load (copy + merge)", f"{_s(ld['wall_s'])}", f"COPY {_s(ld['copy_s'])}, merge {_s(ld['merge_s'])}"),
+        ("floor_copy", f"{_s(fc['wall_s'])}", f"{fc['rows']:,} rows, {fc['mb']} MB; from tuples "
+         f"{_s(fc['from_tuples_s'])}"),
+        ("rerun (unchanged)", f"{_s(rr['wall_s'])}", f"rows written {rr['rows_written']}"),
         ("peak RSS of the flow", f"{mem['peak_rss_mb']:.0f} MB", ""),
     ]
     if "provision" in report:
@@ -282,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=8, help="client threads, and the bare fetcher's (8)")
     parser.add_argument("--page-cap", type=int, default=1000, help="the simulator's page cap (1000)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="latency the simulator adds to every API call, as a remote server would (0)")
     parser.add_argument("--profile", default=None, help="cProfile the first run's main thread into this file")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-provision", action="store_true")

@@ -105,7 +105,12 @@ def _serve(conn: Any, kind: str, options: dict[str, Any]) -> None:
         info["world"] = world
     gc.collect()
     gc.freeze()  # a big organization is long-lived: keep the collector from walking it during the run
-    server = SimulatorServer(org, page_cap=cap).start()
+    faults = None
+    if options.get("latency_ms"):
+        from simulator.faults import Faults
+
+        faults = Faults(latency_ms=float(options["latency_ms"]))  # a remote server's latency, per API call
+    server = SimulatorServer(org, page_cap=cap, faults=faults).start()
     info["base_url"] = server.base_url
     conn.send(info)
     try:
