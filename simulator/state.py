@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from simulator import render
@@ -199,8 +200,11 @@ class Organization:
         with self.lock:
             user = self._user(user_id)
             user.password = password
-            user.password_last_changed = SIM_NOW
+            # Each change gets a later stamp, as on a real server (clients compare it to tell whether a reset
+            # happened); derived from the change counter, so the data stays deterministic.
             self._touch()
+            stamp = datetime.fromisoformat(SIM_NOW) + timedelta(seconds=self.version)
+            user.password_last_changed = stamp.isoformat()
 
     def check_password(self, user_id: int, password: str) -> bool:
         with self.lock:

@@ -111,3 +111,19 @@ def test_inactive_secrets_need_include_inactive(simulator: SimulatorServer, sim_
     secret_id = next(s.id for s in sim_org.secret_map.values() if not s.active)
     assert get(simulator, client, f"secrets/{secret_id}").status_code == 400
     assert get(simulator, client, f"secrets/{secret_id}", includeInactive="true").status_code == 200
+
+
+def test_each_password_reset_stamps_a_later_password_last_changed(simulator: SimulatorServer,
+                                                                  sim_org: Organization) -> None:
+    client = session(simulator)
+    user_id = sim_org.add_user("pw.rotator", password="First-1!")
+    stamps = []
+    for password in ("Second-2!", "Third-3!"):
+        before = client.get(f"{api(simulator)}/users/{user_id}", timeout=10).json()["passwordLastChanged"]
+        reset = client.post(f"{api(simulator)}/users/{user_id}/password-reset", timeout=10,
+                            json={"data": {"userId": user_id, "password": password}})
+        assert reset.json() == {"success": True}
+        after = client.get(f"{api(simulator)}/users/{user_id}", timeout=10).json()["passwordLastChanged"]
+        assert after > before
+        stamps.append(after)
+    assert stamps[0] != stamps[1]
