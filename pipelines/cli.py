@@ -15,6 +15,16 @@ from pipelines.settings import Settings
 
 COMMANDS = ["demo", "reconcile", "provision", "request", "check", "db", "simulator", "serve", "dictionary"]
 
+# Flags that override a setting's environment variable. No password has one: a command line is visible to
+# other users in the process list.
+SETTING_FLAGS = {
+    "--secret-server-url": "SECRET_SERVER_URL",
+    "--secret-server-username": "SECRET_SERVER_USERNAME",
+    "--secret-server-domain": "SECRET_SERVER_DOMAIN",
+    "--database-url": "IGI_DATABASE_URL",
+    "--home": "SS_IGI_HOME",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -22,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Delinea Secret Server <-> IBM IGI: reconcile, provision, operate.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail (never secrets)")
+    for flag, variable in SETTING_FLAGS.items():
+        parser.add_argument(flag, metavar="VALUE", dest=variable, help=f"overrides {variable}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"pipelines.commands.{name}")
@@ -47,9 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from simulator.cli import main as simulator_main
 
         return simulator_main(arguments[1:])
-    _prefect_defaults()
     parser = build_parser()
     args = parser.parse_args(arguments)
+    for variable in SETTING_FLAGS.values():
+        if getattr(args, variable) is not None:
+            os.environ[variable] = getattr(args, variable)  # Settings(), in commands and flows, reads these
+    _prefect_defaults()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

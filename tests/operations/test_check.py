@@ -50,3 +50,11 @@ def test_verbose_logging_never_shows_the_password(ops_env, monkeypatch, capsys, 
     captured = capsys.readouterr()
     assert "urllib3" in caplog.text or "connectors.secret_server" in caplog.text  # debug lines were logged
     assert "Wr0ng-Passw0rd!" not in caplog.text + captured.out + captured.err
+
+
+def test_command_line_flags_override_the_environment(ops_env, monkeypatch, capsys):
+    monkeypatch.setenv("SECRET_SERVER_URL", "http://127.0.0.1:1/SecretServer")
+    monkeypatch.setenv("IGI_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    assert main(["--secret-server-url", ops_env["SECRET_SERVER_URL"],
+                 "--database-url", ops_env["IGI_DATABASE_URL"], "check"]) == 0
+    assert capsys.readouterr().out.count("OK") == 2
