@@ -129,13 +129,7 @@ def _steps(console: Console) -> Iterator[Callable[[str, Callable[[], T]], T]]:
 
 def _fresh_demo_database(settings: Settings) -> EmbeddedPostgres:
     embedded = EmbeddedPostgres(settings.ss_igi_home / "pgdata").start()
-    admin = sa.create_engine(embedded.url("postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{DEMO_DATABASE}"')
-    finally:
-        admin.dispose()
+    embedded.create_database(DEMO_DATABASE, replace=True)
     return embedded
 
 

