@@ -52,15 +52,8 @@ def _prefect_defaults() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["simulator"]:
-        # Its options are the simulator's own (simulator/cli.py parses them); argparse cannot pass leading
-        # options through a subcommand untouched.
-        from simulator.cli import main as simulator_main
-
-        return simulator_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(arguments)
+    args = parser.parse_args(argv)
     for variable in SETTING_FLAGS.values():
         if getattr(args, variable) is not None:
             os.environ[variable] = getattr(args, variable)  # Settings(), in commands and flows, reads these

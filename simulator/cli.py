@@ -14,12 +14,17 @@ from simulator.faults import Faults
 from simulator.generator import SCALES, generate
 from simulator.server import SimulatorServer
 
+DESCRIPTION = "Run a simulated Delinea Secret Server (REST API under /SecretServer) in the foreground."
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ss-igi simulator",
-        description="Run a simulated Delinea Secret Server (REST API under /SecretServer) in the foreground.",
-    )
+    parser = argparse.ArgumentParser(prog="ss-igi simulator", description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The simulator's options, on its own parser or on the `ss-igi simulator` subcommand."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     parser.add_argument("--scale", choices=sorted(SCALES), default="s",
@@ -33,12 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--page-cap", type=int, default=1000, help="server-side cap on take (default 1000)")
     parser.add_argument("--token-ttl", type=float, default=1200, help="token lifetime in seconds (default 1200)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         faults = Faults.parse(args.faults)
     except (TypeError, ValueError) as exc:

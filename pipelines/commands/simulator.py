@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "simulator",
-        help="run a simulated Secret Server on loopback (login admin/admin)",
-        add_help=False,
-    )
-    parser.add_argument("simulator_args", nargs=argparse.REMAINDER)
-    parser.set_defaults(run=run)
+    from simulator import cli
 
-
-def run(args: argparse.Namespace) -> int:
-    from simulator.cli import main
-
-    return main(args.simulator_args)
+    parser = sub.add_parser("simulator", help="run a simulated Secret Server on loopback (login admin/admin)",
+                            description=cli.DESCRIPTION)
+    cli.add_arguments(parser)
+    parser.set_defaults(run=cli.run)
