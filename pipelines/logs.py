@@ -1,4 +1,4 @@
-"""Logging for the CLI and flows: every handler scrubs passwords and tokens (the connector's redaction)."""
+"""Logging for the CLI: its log handlers scrub passwords and tokens (the connector's redaction)."""
 
 from __future__ import annotations
 
