@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi import provisioning_staging as staging
-from connectors.igi.queue import Operation, ProvisioningRequest, save_checkpoint
+from connectors.igi.queue import save_checkpoint
+from connectors.igi.request_models import Operation, ProvisioningRequest, api_attributes
 from connectors.secret_server import SecretServerClient
 from pipelines.passwords import PasswordBox
 
@@ -46,37 +47,6 @@ def split_code(code: str) -> tuple[str, str | None]:
     """``DOMAIN\\user`` -> ("user", "DOMAIN"); ``user`` -> ("user", None)."""
     domain, sep, name = code.strip().rpartition("\\")
     return (name, domain or None) if sep else (code.strip(), None)
-
-
-# IGI attribute names (and snake_case spellings) -> the API's user fields that ss-igi may set.
-_ATTRIBUTE_NAMES = {
-    "displayname": "displayName", "display_name": "displayName", "name": "displayName",
-    "emailaddress": "emailAddress", "email_address": "emailAddress", "email": "emailAddress",
-    "mail": "emailAddress",
-}
-_IGNORED_ATTRIBUTES = {"firstname", "first_name", "lastname", "last_name", "surname", "givenname",
-                       "domainid", "domain_id", "enabled", "isapplicationaccount", "is_application_account"}
-
-
-def account_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """The request's attributes as API user fields. First and last name make the display name when none is
-    given (as the IBM adapter's profile did). Unknown attributes are refused rather than silently dropped."""
-    out: dict[str, Any] = {}
-    unknown = []
-    lowered = {str(k).lower(): v for k, v in attributes.items()}
-    for key, value in lowered.items():
-        if key in _ATTRIBUTE_NAMES:
-            out[_ATTRIBUTE_NAMES[key]] = value
-        elif key not in _IGNORED_ATTRIBUTES:
-            unknown.append(key)
-    if unknown:
-        raise PermanentFailure("UnsupportedAttribute", f"attributes ss-igi cannot set: {', '.join(sorted(unknown))}")
-    if "displayName" not in out:
-        first = lowered.get("firstname") or lowered.get("first_name") or lowered.get("givenname")
-        last = lowered.get("lastname") or lowered.get("last_name") or lowered.get("surname")
-        if first or last:
-            out["displayName"] = " ".join(str(p) for p in (first, last) if p)
-    return out
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -136,24 +106,29 @@ class Executor:
 
     def create(self, request: ProvisioningRequest) -> Outcome:
         name, domain = split_code(request.code)
-        attrs = account_attributes(request.attributes)
-        lowered = {str(k).lower(): v for k, v in request.attributes.items()}
+        given = request.attributes
+        attrs = api_attributes(given)
         existing = self.client.find_user(name, domain)
         if existing is not None:
+            if (request.checkpoint or {}).get("creating") == request.code.lower():
+                # An earlier attempt of this request sent the create and did not live to write back.
+                return Outcome("account created by an earlier attempt", self._record_user(request, existing))
             differing = sorted(k for k, v in attrs.items() if not _same(existing.get(k), v))
             if differing:
                 raise PermanentFailure("AccountExists",
                                        f"account {request.code!r} already exists with other {', '.join(differing)}")
             return Outcome("account already exists with these attributes", self._record_user(request, existing))
-        domain_id = lowered.get("domainid", lowered.get("domain_id"))
-        if domain and domain_id is None:
+        if domain and given.domain_id is None:
             raise PermanentFailure("MissingAttribute", "creating a domain account needs attributes.domainId")
         password = self.passwords.open(request.password, request.password_encrypted)
+        # Committed before the call: a later attempt that finds the account knows this request created it.
+        if not save_checkpoint(self.engine, request.event_id, self.worker_id, {"creating": request.code.lower()}):
+            raise LostClaim()
         user = self.client.create_user(
             name, password.get_secret_value(), display_name=attrs.get("displayName"),
-            email_address=attrs.get("emailAddress"), domain_id=domain_id,
-            enabled=bool(lowered.get("enabled", True)),
-            is_application_account=bool(lowered.get("isapplicationaccount", False)),
+            email_address=attrs.get("emailAddress"), domain_id=given.domain_id,
+            enabled=True if given.enabled is None else given.enabled,
+            is_application_account=bool(given.is_application_account),
         )
         groups = [g["groupId"] for g in self.client.iter_user_groups(user["id"])]  # e.g. Everyone
 
@@ -186,9 +161,9 @@ class Executor:
 
     def modify(self, request: ProvisioningRequest) -> Outcome:
         self._refuse_application_account(request, "modified")
-        attrs = account_attributes(request.attributes)
-        if not attrs:
-            raise PermanentFailure("NothingToModify", "the request names no attribute to modify")
+        attrs = api_attributes(request.attributes)
+        if request.attributes.enabled is not None:
+            attrs["enabled"] = request.attributes.enabled
         user = self._account(request)
         self._refuse_application_account(request, "modified", user)
         differing = {k: v for k, v in attrs.items() if not _same(user.get(k), v)}

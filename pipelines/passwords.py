@@ -10,6 +10,10 @@ from pydantic import SecretStr
 from pipelines.logs import register_secret
 from pipelines.settings import Settings
 
+_NO_KEY = ("no Fernet key (SS_IGI_FERNET_KEY or SS_IGI_FERNET_KEY_BLOCK) to encrypt the password, and "
+           "SS_IGI_ALLOW_PLAINTEXT_PASSWORDS is off; make a key with: python -c \"from cryptography.fernet import "
+           "Fernet; print(Fernet.generate_key().decode())\"")
+
 
 class PasswordError(ValueError):
     """A password cannot be used: no key, wrong key, or plain text not allowed. Never carries the password."""
@@ -31,6 +35,11 @@ class PasswordBox:
     def generate_key() -> str:
         return Fernet.generate_key().decode()
 
+    def check_can_seal(self) -> None:
+        """Raise `PasswordError` when `seal` would refuse (no key, plain text not allowed): ask before prompting."""
+        if self._fernet is None and not self.allow_plaintext:
+            raise PasswordError(_NO_KEY)
+
     def seal(self, password: str) -> tuple[str, bool]:
         """What to store for ``password``: ``(token, True)``, or ``(password, False)`` when there is no key and
         plain text is allowed."""
@@ -39,8 +48,7 @@ class PasswordBox:
             return self._fernet.encrypt(password.encode()).decode(), True
         if self.allow_plaintext:
             return password, False
-        raise PasswordError("no Fernet key (SS_IGI_FERNET_KEY or SS_IGI_FERNET_KEY_BLOCK) to encrypt the password, "
-                            "and SS_IGI_ALLOW_PLAINTEXT_PASSWORDS is off")
+        raise PasswordError(_NO_KEY)
 
     def open(self, stored: str | None, encrypted: bool) -> SecretStr:
         """The password in clear, as a SecretStr (so a stray print or repr shows ``**********``)."""

@@ -1,13 +1,17 @@
 """Provisioning: IGI's pending requests (``igi.event_out``) executed on Secret Server, outcomes written back.
 
-`run_provisioning` is the worker: claim a batch, execute each request (pipelines/executors.py), write the
-outcome back (and staging, in the same transaction), repeat until nothing is due. It takes its engine, client
-and password box as arguments, so tests run several workers in threads or processes. The Prefect flow
-`provision` wires settings into it, runs ``workers`` of them side by side, and publishes a table artifact.
+`run_provisioning` is the worker: claim a few requests, validate each (a malformed row fails alone, with the
+reason), execute it (pipelines/executors.py) while a heartbeat renews the claim (pipelines/claims.py), write the
+outcome back (and staging, in the same transaction) only while the claim is still held, and repeat until
+nothing is due and no other worker holds a request. It takes its engine, client and password box as arguments,
+so tests run several workers in threads or processes. `provision_with_settings` wires settings into ``workers``
+of them side by side; the Prefect flow `provision` runs that and publishes a table artifact.
 
 Failure classes: 429, 5xx, network and authentication trouble are transient (back to pending, exponential
-backoff, the attempt count grows; state 3 after ``max_attempts``); 4xx answers, unknown accounts or objects
-and refusals are permanent (state 3 with the ``errorCode`` and message in the trace).
+backoff or the server's Retry-After, whichever is longer; state 3 after ``max_attempts``); 4xx answers, unknown
+accounts or objects, refusals and malformed requests are permanent (state 3 with the ``errorCode``, message and
+detail in the trace). A claim lost or no longer surely held is neither: the worker stops acting for the request
+and it is not counted as an attempt.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import requests
@@ -29,8 +33,15 @@ from prefect import flow, get_run_logger
 from sqlalchemy.engine import Engine
 
 from connectors.igi import queue
-from connectors.igi.queue import Operation, ProvisioningRequest
-from connectors.secret_server import ApiError, AuthenticationError, SecretServerClient, TransientError
+from connectors.igi.request_models import InvalidRequest, Operation, ProvisioningRequest, validate_request
+from connectors.secret_server import (
+    ApiError,
+    AuthenticationError,
+    OutOfTime,
+    SecretServerClient,
+    TransientError,
+)
+from pipelines.claims import HeldClaims
 from pipelines.executors import Executor, LostClaim, Outcome, PermanentFailure
 from pipelines.passwords import PasswordBox, PasswordError
 
@@ -41,12 +52,14 @@ MAX_TRACE = 2000
 
 @dataclass
 class ProvisionOptions:
-    batch_size: int = 50
+    batch_size: int = 50  # most requests claimed at once; fewer when other workers would otherwise sit idle
     lease_seconds: float = 300.0
     max_attempts: int = 5
     backoff_seconds: float = 30.0
     backoff_cap_seconds: float = 3600.0
     max_batches: int | None = None  # None: until nothing is due
+    workers: int = 1  # workers sharing the queue (sizes each claim so that all of them get work)
+    poll_seconds: float = 0.2  # wait between claims while other workers hold requests that may unblock more
 
 
 @dataclass
@@ -102,8 +115,11 @@ def classify(exc: BaseException) -> tuple[bool, str, str]:
     if isinstance(exc, PasswordError):
         return False, "PasswordError", str(exc)
     if isinstance(exc, ApiError):
+        # What Secret Server said, message and detail, already redacted of passwords and tokens.
         code = exc.error_code or f"HTTP{exc.status}"
         text = f"{code}: {exc.message or exc}"
+        if exc.message_detail and exc.message_detail != exc.message:
+            text += f" ({exc.message_detail})"
         return (exc.status == 429 or exc.status >= 500), code, text
     if isinstance(exc, TransientError):
         return True, "Transient", str(exc)
@@ -130,107 +146,155 @@ def run_provisioning(
     worker_id: str | None = None,
     stop: threading.Event | None = None,
 ) -> ProvisionSummary:
-    """One worker: claim and execute batches until none is due (or ``max_batches``, or ``stop`` is set)."""
+    """One worker: claim and execute requests until none is due and no other worker holds any (or
+    ``max_batches``, or ``stop`` is set). Its claims are renewed by a heartbeat while it works."""
     opts = options or ProvisionOptions()
     worker = worker_id or default_worker_id()
     executor = Executor(client, engine, passwords, worker)
     summary = ProvisionSummary()
     started = time.monotonic()
-    while (opts.max_batches is None or summary.batches < opts.max_batches) and not (stop and stop.is_set()):
-        batch = queue.claim_pending_requests(engine, worker, opts.batch_size, opts.lease_seconds)
-        if not batch:
-            break
-        summary.batches += 1
-        # Stop starting requests well before the lease ends, so a slow batch never overlaps a takeover.
-        deadline = time.monotonic() + opts.lease_seconds * 0.8
-        for index, request in enumerate(batch):
-            if time.monotonic() > deadline or (stop and stop.is_set()):
-                with engine.begin() as conn:
-                    for rest in batch[index:]:
-                        queue.release_request(conn, rest.event_id, worker)
+    with HeldClaims(engine, worker, opts.lease_seconds) as claims:
+        while (opts.max_batches is None or summary.batches < opts.max_batches) and not (stop and stop.is_set()):
+            due, held_elsewhere = queue.pending_work(engine)
+            if due == 0 and held_elsewhere == 0:
                 break
-            _process(engine, executor, request, worker, opts, summary)
+            # Small enough that every worker gets a share of what is due, so none sits idle behind another's batch.
+            size = max(1, min(opts.batch_size, -(-due // max(1, opts.workers))))
+            claimed_at = time.monotonic()
+            batch = queue.claim_pending_requests(engine, worker, size, opts.lease_seconds)
+            if not batch:
+                # Requests held by other workers may unblock the next ones of their accounts: keep looking.
+                if held_elsewhere == 0:
+                    break
+                (stop or threading.Event()).wait(opts.poll_seconds)
+                continue
+            summary.batches += 1
+            claims.hold((row["event_id"] for row in batch), claimed_at)
+            for index, row in enumerate(batch):
+                if stop and stop.is_set():
+                    with engine.begin() as conn:
+                        for rest in batch[index:]:
+                            queue.release_request(conn, rest["event_id"], worker)
+                            claims.drop(rest["event_id"])
+                    break
+                try:
+                    _process(engine, executor, claims, row, worker, opts, summary)
+                finally:
+                    claims.drop(row["event_id"])
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _process(engine: Engine, executor: Executor, request: ProvisioningRequest, worker: str,
+def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[str, Any], worker: str,
              opts: ProvisionOptions, summary: ProvisionSummary) -> None:
+    event_id = int(row["event_id"])
+    try:
+        request = validate_request(row)
+    except InvalidRequest as invalid:
+        # A malformed row fails alone, at once, with the reason; nothing is sent to Secret Server.
+        _write_back(engine, summary, event_id, str(row.get("operation")), str(row.get("code")), worker,
+                    "failed", invalid.erc_status, f"{invalid.erc_status}: {invalid.reason}"[:MAX_TRACE])
+        return
     op = request.operation.name
+    attempts = claims.begin(event_id)
+    if attempts is None:
+        _lost(summary, request)
+        return
     outcome: Outcome | None = None
-    transient, erc, trace = False, "Success", ""
-    if request.attempts > opts.max_attempts:
-        # Earlier workers claimed it and never reported (crashed, killed): don't loop on it forever.
-        erc, trace = "MaxAttempts", f"gave up after {request.attempts - 1} attempts without an outcome"
+    transient, erc, trace, retry_after = False, "Success", "", 0.0
+    if attempts > opts.max_attempts:
+        # Earlier attempts started and never reported (their workers crashed): don't loop on it forever.
+        erc, trace = "MaxAttempts", f"gave up after {attempts - 1} attempts that started and never reported"
     else:
         try:
-            outcome = executor.execute(request)
+            with executor.client.within(lambda: claims.seconds_left(event_id)):
+                outcome = executor.execute(replace(request, attempts=attempts))
             trace = outcome.trace
         except LostClaim:
-            summary.lost += 1
-            summary.results.append(RequestResult(request.event_id, op, request.code, "lost", "claim lost"))
+            _lost(summary, request)
+            return
+        except OutOfTime:
+            # The claim is no longer surely held (its heartbeat could not renew it): stop, send nothing more,
+            # and give the request back if it is still ours. Not a failed attempt.
+            with engine.begin() as conn:
+                queue.release_request(conn, event_id, worker, started=True)
+            _lost(summary, request)
             return
         except Exception as exc:
             transient, erc, trace = classify(exc)
+            retry_after = float(getattr(exc, "retry_after", None) or 0.0)
             if erc == "InternalError":
-                log.warning("request %s (%s): %s", request.event_id, op, trace, exc_info=True)
+                log.warning("request %s (%s): %s", event_id, op, trace, exc_info=True)
     trace = trace[:MAX_TRACE]
-    if outcome is None and transient and request.attempts >= opts.max_attempts:
-        transient, trace = False, f"gave up after {request.attempts} attempts: {trace}"[:MAX_TRACE]
+    if outcome is None and transient and attempts >= opts.max_attempts:
+        transient, trace = False, f"gave up after {attempts} attempts: {trace}"[:MAX_TRACE]
     result = "succeeded" if outcome is not None else ("retried" if transient else "failed")
+    delay = max(retry_after, backoff_delay(attempts, opts.backoff_seconds, opts.backoff_cap_seconds))
+    _write_back(engine, summary, event_id, op, request.code, worker, result, erc, trace,
+                staging=outcome.staging if outcome is not None else None, delay=delay)
+
+
+def _write_back(engine: Engine, summary: ProvisionSummary, event_id: int, op: str, code: str, worker: str,
+                result: str, erc: str, trace: str, *, staging: Any = None, delay: float = 0.0) -> None:
+    """The outcome, conditional on the claim; staging in the same transaction."""
     with engine.begin() as conn:
-        if outcome is not None:
-            held = queue.complete_request(conn, request.event_id, worker, trace)
-            if held and outcome.staging is not None:
+        if result == "succeeded":
+            held = queue.complete_request(conn, event_id, worker, trace)
+            if held and staging is not None:
                 try:
                     with conn.begin_nested():
-                        outcome.staging(conn)
+                        staging(conn)
                 except Exception as exc:  # staging is a mirror: never lose the outcome over it
-                    log.warning("request %s: staging not updated (%s)", request.event_id, type(exc).__name__,
+                    log.warning("request %s: staging not updated (%s)", event_id, type(exc).__name__,
                                 exc_info=True)
-        elif transient:
-            delay = backoff_delay(request.attempts, opts.backoff_seconds, opts.backoff_cap_seconds)
-            held = queue.retry_request(conn, request.event_id, worker, trace, erc, delay)
+        elif result == "retried":
+            held = queue.retry_request(conn, event_id, worker, trace, erc, delay)
         else:
-            held = queue.fail_request(conn, request.event_id, worker, trace, erc)
+            held = queue.fail_request(conn, event_id, worker, trace, erc)
     if not held:
         summary.lost += 1
-        summary.results.append(RequestResult(request.event_id, op, request.code, "lost", "claim lost"))
+        summary.results.append(RequestResult(event_id, op, code, "lost", "claim lost"))
         return
     setattr(summary, result, getattr(summary, result) + 1)
     summary.by_operation[f"{op}:{result}"] += 1
-    summary.results.append(RequestResult(request.event_id, op, request.code, result, trace))
-    log.info("request %s %s %s: %s (%s)", request.event_id, op, request.code, result, trace)
+    summary.results.append(RequestResult(event_id, op, code, result, trace))
+    log.info("request %s %s %s: %s (%s)", event_id, op, code, result, trace)
+
+
+def _lost(summary: ProvisionSummary, request: ProvisioningRequest) -> None:
+    summary.lost += 1
+    summary.results.append(RequestResult(request.event_id, request.operation.name, request.code, "lost",
+                                         "claim lost"))
 
 
 def run_workers(engine: Engine, make_client: Any, passwords: PasswordBox, options: ProvisionOptions,
                 workers: int) -> ProvisionSummary:
     """``workers`` workers in threads, each with its own client (``make_client()``), summaries merged."""
     total = ProvisionSummary()
+    count = max(1, workers)
+    shared = replace(options, workers=max(options.workers, count))
 
     def one(_: int) -> ProvisionSummary:
         client = make_client()
         try:
-            return run_provisioning(engine, client, passwords, options)
+            return run_provisioning(engine, client, passwords, shared)
         finally:
             client.close()
 
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="provision") as pool:
-        for part in pool.map(one, range(max(1, workers))):
+    with ThreadPoolExecutor(count, thread_name_prefix="provision") as pool:
+        for part in pool.map(one, range(count)):
             total.merge(part)
     return total
 
 
-@flow(name="provision", log_prints=False)
-def provision(
+def provision_with_settings(
     batch_size: int | None = None,
     lease_seconds: float | None = None,
     max_attempts: int | None = None,
     workers: int = 1,
     max_batches: int | None = None,
-) -> dict[str, Any]:
-    """Execute IGI's pending provisioning requests on Secret Server; parameters default to the settings
-    (SS_IGI_PROVISION_*). Returns the summary: processed, succeeded, failed, retried."""
+) -> ProvisionSummary:
+    """Run ``workers`` workers in this process with the settings (SS_IGI_PROVISION_*) as defaults."""
     from pipelines.database import open_database
     from pipelines.secret_server import open_secret_server
     from pipelines.settings import Settings
@@ -245,10 +309,23 @@ def provision(
     )
     engine = open_database(settings)
     try:
-        summary = run_workers(engine, lambda: open_secret_server(settings), PasswordBox.from_settings(settings),
-                              options, workers)
+        return run_workers(engine, lambda: open_secret_server(settings), PasswordBox.from_settings(settings),
+                           options, workers)
     finally:
         engine.dispose()
+
+
+@flow(name="provision", log_prints=False)
+def provision(
+    batch_size: int | None = None,
+    lease_seconds: float | None = None,
+    max_attempts: int | None = None,
+    workers: int = 1,
+    max_batches: int | None = None,
+) -> dict[str, Any]:
+    """Execute IGI's pending provisioning requests on Secret Server; parameters default to the settings
+    (SS_IGI_PROVISION_*). Returns the summary: processed, succeeded, failed, retried."""
+    summary = provision_with_settings(batch_size, lease_seconds, max_attempts, workers, max_batches)
     publish_artifact(summary)
     get_run_logger().info("provision: %s", summary.as_dict())
     return summary.as_dict()
@@ -275,6 +352,7 @@ __all__ = [
     "ProvisionSummary",
     "classify",
     "provision",
+    "provision_with_settings",
     "run_provisioning",
     "run_workers",
 ]

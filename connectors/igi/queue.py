@@ -1,84 +1,39 @@
-"""The provisioning queue, ``igi.event_out``: enqueue, claim, and the write-backs. All its SQL is here.
+"""The provisioning queue, ``igi.event_out``: enqueue, claim, renew, and the write-backs. All its SQL is here.
 
 Claiming is one statement: due, pending rows whose lease is free or expired, and that have no earlier pending
 row for the same account (case-insensitive ``code``), locked with ``FOR UPDATE SKIP LOCKED`` and stamped with
 the worker and a lease in the same UPDATE. So any number of workers on any number of hosts take disjoint rows,
 a crashed worker's rows come back when its lease ends, and the requests of one account run one after another
-in ``event_id`` order. Every write-back requires ``claimed_by = worker``: a worker whose lease expired and
-whose request was taken over cannot overwrite the newer claim.
+in ``event_id`` order. A worker renews the leases of the rows it holds while it works (`renew_claims`), counts
+an attempt only when it starts executing one (`begin_attempt`), and every write-back requires
+``claimed_by = worker`` and an unexpired lease: a worker whose lease ran out cannot overwrite the newer claim.
 
-The ``password`` column is set to NULL in the same UPDATE that makes a request final.
+Rows are returned as IGI wrote them; `connectors.igi.request_models.validate_request` reads them with declared
+types. The ``password`` column is set to NULL in the same UPDATE that makes a request final.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import IntEnum
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-
-class Operation(IntEnum):
-    """IGI operation codes of the OUT queue."""
-
-    PERMISSION_ADD = 1
-    PERMISSION_REMOVE = 2
-    ACCOUNT_PWDCHANGE = 3
-    ACCOUNT_DISABLE = 6
-    ACCOUNT_ENABLE = 7
-    ACCOUNT_MODIFY = 9
-    ACCOUNT_CREATE = 10
-    ACCOUNT_REMOVE = 11
-
-
-class State(IntEnum):
-    PENDING = 1
-    SUCCESS = 2
-    ERROR = 3
-
-
-PERMISSION_TYPES = ("group", "folder", "secret")
-
-
-@dataclass(frozen=True)
-class ProvisioningRequest:
-    """One claimed row of ``igi.event_out``. ``password`` (a Fernet token or plain text) never shows in repr."""
-
-    event_id: int
-    operation: Operation
-    code: str
-    person_code: str | None
-    attributes: dict[str, Any]
-    permission_type: str | None
-    permission_id: int | None
-    permission_name: str | None
-    folder_access_role: str | None
-    secret_access_role: str | None
-    password: str | None = field(repr=False)
-    password_encrypted: bool
-    attempts: int
-    checkpoint: dict[str, Any] | None
-    claimed_by: str
-    claimed_until: datetime
-
+from connectors.igi.request_models import (
+    PERMISSION_TYPES,
+    InvalidRequest,
+    Operation,
+    ProvisioningRequest,
+    State,
+    validate_request,
+)
 
 _COLUMNS = (
     "event_id, operation, code, person_code, attributes, permission_type, permission_id, permission_name, "
-    "folder_access_role, secret_access_role, password, password_encrypted, attempts, checkpoint, "
-    "claimed_by, claimed_until"
+    "folder_access_role, secret_access_role, password, password_encrypted, attempts, checkpoint"
 )
-
-
-def _request(row: Mapping[str, Any]) -> ProvisioningRequest:
-    values = dict(row)
-    values["operation"] = Operation(values["operation"])
-    values["attributes"] = dict(values["attributes"] or {})
-    return ProvisioningRequest(**values)
 
 
 def enqueue_request(
@@ -96,30 +51,24 @@ def enqueue_request(
     password: str | None = None,
     password_encrypted: bool = True,
 ) -> int:
-    """Insert one pending request and return its event_id. ``password`` must already be what the column holds
-    (a Fernet token, or plain text with ``password_encrypted=False``); encrypting is the caller's job."""
-    op = Operation(operation)
-    if op in (Operation.PERMISSION_ADD, Operation.PERMISSION_REMOVE):
-        if permission_type not in PERMISSION_TYPES:
-            raise ValueError(f"a permission request needs permission_type in {PERMISSION_TYPES}")
-        if permission_id is None and not permission_name:
-            raise ValueError("a permission request needs permission_id or permission_name")
-    if not code or not code.strip():
-        raise ValueError("code (the account) is required")
-    statement = sa.text(
-        "INSERT INTO igi.event_out (operation, code, person_code, attributes, permission_type, permission_id, "
-        "permission_name, folder_access_role, secret_access_role, password, password_encrypted) "
-        "VALUES (:operation, :code, :person_code, CAST(:attributes AS jsonb), :permission_type, :permission_id, "
-        ":permission_name, :folder_access_role, :secret_access_role, :password, :password_encrypted) "
-        "RETURNING event_id"
-    )
+    """Insert one pending request and return its event_id. The request is validated first (`InvalidRequest`
+    says what is wrong). ``password`` must already be what the column holds (a Fernet token, or plain text with
+    ``password_encrypted=False``); encrypting is the caller's job."""
     params = {
-        "operation": int(op), "code": code.strip(), "person_code": person_code,
-        "attributes": json.dumps(dict(attributes or {})), "permission_type": permission_type,
-        "permission_id": permission_id, "permission_name": permission_name,
+        "operation": int(operation), "code": code.strip() if isinstance(code, str) else code,
+        "person_code": person_code, "attributes": json.dumps(dict(attributes or {})),
+        "permission_type": permission_type, "permission_id": permission_id, "permission_name": permission_name,
         "folder_access_role": folder_access_role, "secret_access_role": secret_access_role,
         "password": password, "password_encrypted": password_encrypted,
     }
+    validate_request(params)
+    statement = sa.text(
+        "INSERT INTO igi.event_out (operation, code, person_code, attributes, permission_type, permission_id, "
+        "permission_name, folder_access_role, secret_access_role, password, password_encrypted) "
+        "VALUES (:operation, :code, :person_code, :attributes, :permission_type, :permission_id, "
+        ":permission_name, :folder_access_role, :secret_access_role, :password, :password_encrypted) "
+        "RETURNING event_id"
+    )
     if isinstance(engine, Connection):
         return int(engine.execute(statement, params).scalar_one())
     with engine.begin() as conn:
@@ -144,7 +93,6 @@ WITH due AS (
 UPDATE igi.event_out e
 SET claimed_by = :worker_id,
     claimed_until = now() + make_interval(secs => :lease_seconds),
-    attempts = e.attempts + 1,
     worker_history = array_append(e.worker_history, :worker_id)
 FROM due
 WHERE e.event_id = due.event_id
@@ -154,45 +102,67 @@ RETURNING {", ".join("e." + c.strip() for c in _COLUMNS.split(","))}
 
 def claim_pending_requests(
     engine: Engine, worker_id: str, batch_size: int, lease_seconds: float
-) -> list[ProvisioningRequest]:
-    """Claim up to ``batch_size`` due requests for ``worker_id`` for ``lease_seconds``, oldest first.
+) -> list[dict[str, Any]]:
+    """Claim up to ``batch_size`` due requests for ``worker_id`` for ``lease_seconds``, oldest first, as the raw
+    rows IGI wrote (validate each with `validate_request`).
 
-    Each claim counts as an attempt. A request is left alone while an earlier request for the same account
-    is pending (claimed or not, due or waiting for a retry), which keeps per-account order across workers.
+    A request is left alone while an earlier request for the same account is pending (claimed or not, due or
+    waiting for a retry), which keeps per-account order across workers. Claiming is not an attempt.
     """
     with engine.begin() as conn:
         rows = conn.execute(
             _CLAIM, {"worker_id": worker_id, "batch_size": int(batch_size), "lease_seconds": float(lease_seconds)}
         ).mappings().all()
-    return sorted((_request(dict(r)) for r in rows), key=lambda r: r.event_id)
+    return sorted((dict(r) for r in rows), key=lambda r: r["event_id"])
+
+
+def renew_claims(engine: Engine, worker_id: str, event_ids: Iterable[int], lease_seconds: float) -> set[int]:
+    """Extend the lease of the requests ``worker_id`` still holds (unexpired) among ``event_ids``; returns those.
+    A request missing from the answer is lost: its lease ran out, and it may already be another worker's."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return set()
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.text("UPDATE igi.event_out SET claimed_until = now() + make_interval(secs => :lease) "
+                    "WHERE event_id = ANY(:ids) AND claimed_by = :w AND state = 1 AND claimed_until > now() "
+                    "RETURNING event_id"),
+            {"lease": float(lease_seconds), "ids": ids, "w": worker_id},
+        ).scalars().all()
+    return {int(r) for r in rows}
+
+
+def begin_attempt(engine: Engine, event_id: int, worker_id: str, lease_seconds: float) -> int | None:
+    """Count an attempt as the worker starts executing the request, renewing its lease; returns the attempts so
+    far, or None when the claim is no longer this worker's."""
+    with engine.begin() as conn:
+        attempts = conn.execute(
+            sa.text("UPDATE igi.event_out SET attempts = attempts + 1, "
+                    "claimed_until = now() + make_interval(secs => :lease) "
+                    "WHERE event_id = :id AND claimed_by = :w AND state = 1 AND claimed_until > now() "
+                    "RETURNING attempts"),
+            {"lease": float(lease_seconds), "id": event_id, "w": worker_id},
+        ).scalar()
+    return None if attempts is None else int(attempts)
 
 
 def save_checkpoint(engine: Engine, event_id: int, worker_id: str, checkpoint: Mapping[str, Any]) -> bool:
-    """Record what Secret Server showed before a call that cannot be verified afterwards (committed at once)."""
+    """Record what Secret Server showed before a call that cannot be verified afterwards (committed at once);
+    False when the claim is no longer this worker's (then the call must not be made)."""
     with engine.begin() as conn:
         result = conn.execute(
             sa.text("UPDATE igi.event_out SET checkpoint = CAST(:c AS jsonb) "
-                    "WHERE event_id = :id AND claimed_by = :w AND state = 1"),
+                    "WHERE event_id = :id AND claimed_by = :w AND state = 1 AND claimed_until > now()"),
             {"c": json.dumps(dict(checkpoint)), "id": event_id, "w": worker_id},
         )
     return result.rowcount == 1
-
-
-def lease_is_held(engine: Engine, event_id: int, worker_id: str) -> bool:
-    """True while ``worker_id`` still holds an unexpired claim on the request."""
-    with engine.connect() as conn:
-        return bool(conn.execute(
-            sa.text("SELECT 1 FROM igi.event_out WHERE event_id = :id AND claimed_by = :w AND state = 1 "
-                    "AND claimed_until > now()"),
-            {"id": event_id, "w": worker_id},
-        ).scalar())
 
 
 _FINISH = sa.text("""
 UPDATE igi.event_out
 SET state = :state, erc_status = :erc_status, trace = :trace, processed_at = now(),
     password = NULL, checkpoint = NULL, claimed_until = NULL
-WHERE event_id = :event_id AND claimed_by = :worker_id AND state = 1
+WHERE event_id = :event_id AND claimed_by = :worker_id AND state = 1 AND claimed_until > now()
 """)
 
 
@@ -218,21 +188,35 @@ def retry_request(conn: Connection, event_id: int, worker_id: str, trace: str, e
     result = conn.execute(
         sa.text("UPDATE igi.event_out SET erc_status = :erc_status, trace = :trace, claimed_by = NULL, "
                 "claimed_until = NULL, next_attempt_at = now() + make_interval(secs => :delay) "
-                "WHERE event_id = :event_id AND claimed_by = :worker_id AND state = 1"),
+                "WHERE event_id = :event_id AND claimed_by = :worker_id AND state = 1 AND claimed_until > now()"),
         {"erc_status": erc_status, "trace": trace, "delay": float(delay_seconds), "event_id": event_id,
          "worker_id": worker_id},
     )
     return result.rowcount == 1
 
 
-def release_request(conn: Connection, event_id: int, worker_id: str) -> bool:
-    """Give a claimed request back untouched (the worker is stopping); the attempt is not counted."""
+def release_request(conn: Connection, event_id: int, worker_id: str, *, started: bool = False) -> bool:
+    """Give a claimed request back (the worker is stopping, or ran out of time before it could finish); it is
+    due again at once. ``started``: its attempt had begun and is taken back, as it did not fail."""
     result = conn.execute(
-        sa.text("UPDATE igi.event_out SET claimed_by = NULL, claimed_until = NULL, attempts = attempts - 1 "
+        sa.text("UPDATE igi.event_out SET claimed_by = NULL, claimed_until = NULL, "
+                "attempts = attempts - CASE WHEN :started THEN 1 ELSE 0 END "
                 "WHERE event_id = :event_id AND claimed_by = :worker_id AND state = 1"),
-        {"event_id": event_id, "worker_id": worker_id},
+        {"event_id": event_id, "worker_id": worker_id, "started": started},
     )
     return result.rowcount == 1
+
+
+def pending_work(engine: Engine) -> tuple[int, int]:
+    """(due now and unclaimed, claimed by a live lease): what a worker with nothing to claim waits on."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("""
+            SELECT count(*) FILTER (WHERE (claimed_until IS NULL OR claimed_until < now())
+                                    AND next_attempt_at <= now()) AS due,
+                   count(*) FILTER (WHERE claimed_until >= now()) AS claimed
+            FROM igi.event_out WHERE state = 1
+        """)).one()
+    return int(row.due), int(row.claimed)
 
 
 def queue_counts(engine: Engine) -> dict[str, int]:
@@ -248,3 +232,24 @@ def queue_counts(engine: Engine) -> dict[str, int]:
             FROM igi.event_out
         """)).mappings().one()
     return {k: int(v) for k, v in row.items()}
+
+
+__all__ = [
+    "PERMISSION_TYPES",
+    "InvalidRequest",
+    "Operation",
+    "ProvisioningRequest",
+    "State",
+    "begin_attempt",
+    "claim_pending_requests",
+    "complete_request",
+    "enqueue_request",
+    "fail_request",
+    "pending_work",
+    "queue_counts",
+    "release_request",
+    "renew_claims",
+    "retry_request",
+    "save_checkpoint",
+    "validate_request",
+]

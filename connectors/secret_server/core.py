@@ -7,6 +7,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -88,6 +89,11 @@ class ClientCore:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
+
+    def within(self, seconds_left: Callable[[], float]) -> AbstractContextManager[None]:
+        """Bound this thread's calls by the caller's own time budget: once ``seconds_left()`` is spent no
+        request is sent (`OutOfTime`), and no retry waits past it (`TransientError`)."""
+        return self._transport.within(seconds_left)
 
     @property
     def stats(self) -> ClientStats:

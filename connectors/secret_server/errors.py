@@ -81,10 +81,17 @@ class TransientError(SecretServerError):
     requests were sent.
     """
 
-    def __init__(self, message: str, *, last_cause: BaseException | str | None = None, attempts: int = 0):
+    def __init__(self, message: str, *, last_cause: BaseException | str | None = None, attempts: int = 0,
+                 retry_after: float | None = None):
         self.last_cause = last_cause
         self.attempts = attempts
+        self.retry_after = retry_after  # the server's last Retry-After, in seconds: when trying again makes sense
         super().__init__(message)
+
+
+class OutOfTime(SecretServerError):
+    """The caller's time to act (`ClientCore.within`) ran out before the request could be sent: nothing was sent
+    in this attempt. A provisioning worker whose claim is no longer surely held gets this instead of a write."""
 
 
 class PagingError(SecretServerError):

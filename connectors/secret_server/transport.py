@@ -11,6 +11,9 @@ typed error. The policy:
 - A 500 on a GET is retried like the above (reads are idempotent, and Secret Server's 500s include
   passing database trouble); on a write it is not, since the write may have happened: `ApiError`.
 - Any other non-2xx raises `ApiError` with the server's ``errorCode`` and ``message``.
+- A caller may bound its calls by a time budget of its own (`Transport.within`, e.g. a provisioning claim's
+  lease): no attempt is sent once the budget is spent (`OutOfTime`), and no retry waits past it (the call
+  gives up with `TransientError`, carrying the server's ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +32,13 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from connectors.secret_server.errors import ApiError, AuthenticationError, SecretServerError, TransientError
+from connectors.secret_server.errors import (
+    ApiError,
+    AuthenticationError,
+    OutOfTime,
+    SecretServerError,
+    TransientError,
+)
 from connectors.secret_server.redaction import log
 
 if TYPE_CHECKING:
@@ -137,6 +147,17 @@ class Transport:
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        self._budget = threading.local()  # per thread: a callable giving the seconds the caller may still spend
+
+    @contextmanager
+    def within(self, seconds_left: Callable[[], float]) -> Iterator[None]:
+        """Bound this thread's calls by ``seconds_left()``, asked before every attempt and every retry wait."""
+        outer = getattr(self._budget, "seconds_left", None)
+        self._budget.seconds_left = seconds_left
+        try:
+            yield
+        finally:
+            self._budget.seconds_left = outer
 
     def close(self) -> None:
         self.session.close()
@@ -165,7 +186,10 @@ class Transport:
         attempts = 0
         auth_rejections = 0
         maybe_applied = False  # did an earlier attempt possibly reach the server and take effect?
+        budget: Callable[[], float] | None = getattr(self._budget, "seconds_left", None)
         while True:
+            if budget is not None and budget() <= 0:
+                raise OutOfTime(f"{method} {shown_path}: not sent, the caller's time to act ran out")
             token = None
             send_headers = dict(headers or {})
             if authenticated:
@@ -201,6 +225,7 @@ class Transport:
                         f"last failure: {failure.reason}",
                         last_cause=failure.cause or failure.reason,
                         attempts=attempts,
+                        retry_after=failure.retry_after,
                     ) from failure.cause
                 delay = self._delay(attempts, failure.retry_after)
                 if time.monotonic() + delay > deadline:
@@ -209,6 +234,15 @@ class Transport:
                         f"would pass the {self.max_retry_seconds:.0f}s retry budget; last failure: {failure.reason}",
                         last_cause=failure.cause or failure.reason,
                         attempts=attempts,
+                        retry_after=failure.retry_after,
+                    ) from failure.cause
+                if budget is not None and delay >= budget():
+                    raise TransientError(
+                        f"{method} {shown_path}: gave up after {attempts} attempts; waiting {delay:.1f}s more "
+                        f"would outlast the caller's time to act; last failure: {failure.reason}",
+                        last_cause=failure.cause or failure.reason,
+                        attempts=attempts,
+                        retry_after=failure.retry_after,
                     ) from failure.cause
                 log.warning(
                     "%s %s: %s; retry %d/%d in %.2fs",

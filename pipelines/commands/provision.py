@@ -1,6 +1,8 @@
 """`ss-igi provision`: execute IGI's pending provisioning requests on Secret Server (the `provision` flow), then
-print a summary: processed, succeeded, failed, retried. A request that fails is an outcome written back to IGI,
-not a failure of the command; ``--fail-on-error`` makes it one (exit 1) for scripts."""
+print a summary: processed, succeeded, failed, retried. With a Prefect API configured it runs as a flow run
+that the API records; without one, the workers run in this process and no Prefect server is started. A request
+that fails is an outcome written back to IGI, not a failure of the command; ``--fail-on-error`` makes it one
+(exit 1) for scripts."""
 
 from __future__ import annotations
 
@@ -23,14 +25,24 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.provision import provision
+    from pipelines.provision import provision, provision_with_settings
 
-    totals = provision(batch_size=args.batch_size, lease_seconds=args.lease_seconds,
-                       max_attempts=args.max_attempts, workers=args.workers, max_batches=args.max_batches)
+    params = {"batch_size": args.batch_size, "lease_seconds": args.lease_seconds, "max_attempts": args.max_attempts,
+              "workers": args.workers, "max_batches": args.max_batches}
+    # With a Prefect API, a flow run it records. Without one, the workers run in this process and no temporary
+    # Prefect server is started (it would cost seconds, and outlive this process if it were killed).
+    totals = provision(**params) if prefect_api_configured() else provision_with_settings(**params).as_dict()
     print_summary(totals)
     if args.fail_on_error and totals.get("failed"):
         raise RuntimeError(f"{totals['failed']} request(s) ended in error; see igi.event_out.trace")
     return 0
+
+
+def prefect_api_configured() -> bool:
+    """True when a Prefect API (PREFECT_API_URL, or the active profile's) is set for flow runs to report to."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
 
 
 def print_summary(totals: dict[str, Any], console: Console | None = None) -> None:

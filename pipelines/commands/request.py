@@ -7,6 +7,7 @@ Examples:
     ss-igi request grant alice --group Ops
     ss-igi request grant alice --folder '\\Team\\Unix' --folder-role Edit --secret-role View
     ss-igi request revoke alice --secret 42
+    ss-igi request modify alice --attr enabled=false     # booleans: true/false, 1/0, yes/no
 A password never goes on the command line (other users could read it in the process list): it is read from
 stdin or prompted for, then Fernet-encrypted with SS_IGI_FERNET_KEY before it is stored.
 """
@@ -19,7 +20,8 @@ import json
 import sys
 from typing import Any
 
-from connectors.igi.queue import Operation, enqueue_request
+from connectors.igi.queue import enqueue_request
+from connectors.igi.request_models import InvalidRequest, Operation, validate_request
 from pipelines.passwords import PasswordBox
 from pipelines.settings import Settings
 
@@ -58,7 +60,8 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("code", help="the account: user name, DOMAIN\\user for a domain account")
     parser.add_argument("--person", dest="person_code", help="IGI person code of the owner")
     parser.add_argument("--attr", action="append", default=[], metavar="KEY=VALUE",
-                        help="account attribute (displayName, emailAddress, firstName, lastName, domainId, ...)")
+                        help="account attribute: displayName, emailAddress, firstName, lastName; for create also "
+                             "domainId, enabled, isApplicationAccount; for modify also enabled")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--group", help="group name or id (grant/revoke membership)")
     target.add_argument("--folder", help="folder path (\\Team\\Unix) or id")
@@ -71,13 +74,14 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _attributes(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _attributes(pairs: list[str]) -> dict[str, str]:
+    """--attr pairs as the strings IGI would write; the request's schema parses them (request_models.py)."""
+    out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--attr wants KEY=VALUE, got {pair!r}")
-        out[key.strip()] = int(value) if key.strip().lower() in ("domainid", "domain_id") else value
+        out[key.strip()] = value
     return out
 
 
@@ -113,9 +117,18 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{op.name} needs --group, --folder or --secret")
         fields["folder_access_role"] = args.folder_role
         fields["secret_access_role"] = args.secret_role
+    needs_password = op in (Operation.ACCOUNT_CREATE, Operation.ACCOUNT_PWDCHANGE)
+    # Everything that can be wrong is said before the password is asked for (its place held by a stand-in).
+    try:
+        validate_request({"operation": op, "code": args.code, **fields, "password": "asked next" if needs_password
+                          else None})
+    except InvalidRequest as invalid:
+        raise ValueError(invalid.reason) from None
     settings = Settings()
-    if op in (Operation.ACCOUNT_CREATE, Operation.ACCOUNT_PWDCHANGE):
-        stored, encrypted = PasswordBox.from_settings(settings).seal(_password(args))
+    if needs_password:
+        box = PasswordBox.from_settings(settings)
+        box.check_can_seal()
+        stored, encrypted = box.seal(_password(args))
         fields.update(password=stored, password_encrypted=encrypted)
     engine = open_database(settings)
     try:

@@ -67,12 +67,11 @@ def test_unknown_account_group_folder_and_secret_fail_permanently(sim, enqueue, 
 
 
 def test_a_400_from_secret_server_ends_in_error_with_its_error_code(sim, world, enqueue, provision, igi_engine):
-    eid = enqueue(Op.PERMISSION_ADD, "alice", permission_type="secret", permission_id=world.secret,
-                  secret_access_role="Superuser")
+    eid = enqueue(Op.PERMISSION_REMOVE, "alice", permission_type="group", permission_name="Everyone")
     provision()
     row = event(igi_engine, eid)
-    assert (row["state"], row["erc_status"]) == (3, "API_GenericException")
-    assert row["trace"].startswith("API_GenericException: Invalid role name")
+    assert (row["state"], row["erc_status"]) == (3, "API_AccessDenied")
+    assert row["trace"] == "API_AccessDenied: The membership of a system group cannot be changed."
     assert row["attempts"] == 1
 
 
