@@ -1,4 +1,5 @@
-"""Provisioning throughput: 1,000 mixed requests executed by ``workers`` workers, and duplicate executions.
+"""Provisioning throughput: 1,000 mixed requests executed by ``workers`` workers, and duplicate executions; and
+the same with 500 requests against a slow, throttling server whose slowest calls outlast the claims' lease.
 
 The world (bench/simproc.py): 160 existing accounts with a group each, one folder and one secret that break
 inheritance. Five requests per account, enqueued round-robin so that every batch mixes accounts and workers
@@ -26,9 +27,12 @@ from pipelines.passwords import PasswordBox
 from pipelines.provision import ProvisionOptions, run_workers
 
 EXISTING, NEW = 160, 40  # 5 requests each: 1,000
+# The slow server: some calls take longer than the lease, some answer 429 with a Retry-After longer than it.
+SLOW_SERVER = {"existing": 80, "new": 20, "lease_seconds": 2.0,
+               "faults": "slow_rate=0.02,slow_ms=3000,rate_429=0.02,retry_after_s=3,seed=11"}
 
 
-def _plan(world: Any) -> list[tuple[int, str, dict[str, Any]]]:
+def _plan(world: Any, new: int = NEW) -> list[tuple[int, str, dict[str, Any]]]:
     per_account: list[list[tuple[int, str, dict[str, Any]]]] = []
     for code in world.users:
         per_account.append([
@@ -36,7 +40,7 @@ def _plan(world: Any) -> list[tuple[int, str, dict[str, Any]]]:
             (Op.PERMISSION_ADD, code, {"permission_type": "group", "permission_name": f"G{code[4:]}"}),
             (Op.PERMISSION_REMOVE, code, {"permission_type": "group", "permission_id": world.own_group[code]}),
             (Op.ACCOUNT_MODIFY, code, {"attributes": {"displayName": f"{code} v2"}})])
-    for i in range(NEW):
+    for i in range(new):
         code = f"new{i:04d}"
         per_account.append([
             (Op.ACCOUNT_CREATE, code, {"password": f"First-Pass-{i}", "attributes": {"displayName": code}}),
@@ -49,19 +53,22 @@ def _plan(world: Any) -> list[tuple[int, str, dict[str, Any]]]:
     return [steps[i] for i in range(5) for steps in per_account]  # round-robin across accounts
 
 
-EXPECTED_WRITES = Counter({"PATCH /users/N": 3 * EXISTING + NEW, "POST /groups/N/users": EXISTING,
-                           "DELETE /groups/N/users/N": EXISTING, "POST /users": NEW,
-                           "POST /folder-permissions": NEW, "POST /secret-permissions": NEW,
-                           "POST /users/N/password-reset": NEW})
+def expected_writes(existing: int, new: int) -> Counter[str]:
+    """One write per request, by kind of call."""
+    return Counter({"PATCH /users/N": 3 * existing + new, "POST /groups/N/users": existing,
+                    "DELETE /groups/N/users/N": existing, "POST /users": new, "POST /folder-permissions": new,
+                    "POST /secret-permissions": new, "POST /users/N/password-reset": new})
 
 
-def provision_run(database_url: str, workers: int, batch_size: int = 50) -> dict[str, Any]:
-    """Enqueue the 1,000 requests in a fresh migrated database ``database_url`` and time ``workers`` workers."""
+def provision_run(database_url: str, workers: int, batch_size: int = 50, *, existing: int = EXISTING,
+                  new: int = NEW, lease_seconds: float = 300, faults: str | None = None) -> dict[str, Any]:
+    """Enqueue ``5 * (existing + new)`` requests in a fresh migrated database ``database_url`` and time
+    ``workers`` workers until every request is final (a request sent back by a 429 waits for its Retry-After)."""
     box = PasswordBox(PasswordBox.generate_key())
-    engine = create_engine(database_url, pool_size=workers + 2)
-    sim = SimulatorProcess("provision", existing=EXISTING)
+    engine = create_engine(database_url, pool_size=2 * workers + 2)
+    sim = SimulatorProcess("provision", existing=existing, faults=faults)
     try:
-        plan = _plan(sim.info["world"])
+        plan = _plan(sim.info["world"], new)
         with engine.begin() as conn:
             for op, code, fields in plan:
                 fields = dict(fields)
@@ -70,15 +77,19 @@ def provision_run(database_url: str, workers: int, batch_size: int = 50) -> dict
                 enqueue_request(conn, operation=op, code=code, password=stored, password_encrypted=encrypted,
                                 **fields)
         sim.ask("clear")
-        options = ProvisionOptions(batch_size=batch_size, lease_seconds=300, max_attempts=3, backoff_seconds=0)
+        options = ProvisionOptions(batch_size=batch_size, lease_seconds=lease_seconds, max_attempts=30,
+                                   backoff_seconds=0)
 
         def make_client() -> SecretServerClient:
             return SecretServerClient(sim.base_url, "admin", "admin")
 
         started = time.perf_counter()
         summary = run_workers(engine, make_client, box, options, workers)
+        while _pending(engine):  # retried requests: due again after their Retry-After
+            time.sleep(0.2)
+            summary.merge(run_workers(engine, make_client, box, options, workers))
         wall = time.perf_counter() - started
-        writes = sim.ask("writes")
+        writes = [(m, p, status) for m, p, status in sim.ask("writes") if status == 200]
         with engine.connect() as conn:
             states = dict(conn.execute(sa.text("SELECT state, count(*) FROM igi.event_out GROUP BY state")).all())
             reclaimed = conn.execute(sa.text(
@@ -88,9 +99,16 @@ def provision_run(database_url: str, workers: int, batch_size: int = 50) -> dict
         sim.stop()
         engine.dispose()
     kinds = Counter(re.sub(r"\d+", "N", f"{m} {p.removeprefix('/SecretServer/api/v1')}") for m, p, _ in writes)
-    duplicates = sum(max(0, n - EXPECTED_WRITES.get(k, 0)) for k, n in kinds.items())
-    missing = sum(max(0, n - kinds.get(k, 0)) for k, n in EXPECTED_WRITES.items())
+    expected = expected_writes(existing, new)
+    duplicates = sum(max(0, n - expected.get(k, 0)) for k, n in kinds.items())
+    missing = sum(max(0, n - kinds.get(k, 0)) for k, n in expected.items())
     return {"workers": workers, "requests": len(plan), "wall_s": wall, "rps": len(plan) / wall,
             "succeeded": summary.succeeded, "failed": summary.failed, "retried": summary.retried,
             "lost_claims": summary.lost, "writes": len(writes), "duplicates": duplicates,
-            "missing_writes": missing, "reclaimed": int(reclaimed), "states": {str(k): v for k, v in states.items()}}
+            "missing_writes": missing, "reclaimed": int(reclaimed), "states": {str(k): v for k, v in states.items()},
+            "lease_s": lease_seconds, "faults": faults}
+
+
+def _pending(engine: Any) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.text("SELECT count(*) FROM igi.event_out WHERE state = 1")).scalar_one())

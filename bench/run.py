@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.floors import export_rows, floor_copy, floor_http, table_writes  # noqa: E402
 from bench.naive import naive_pipeline  # noqa: E402
-from bench.provision_bench import provision_run  # noqa: E402
+from bench.provision_bench import SLOW_SERVER, provision_run  # noqa: E402
 from bench.simproc import SimulatorProcess  # noqa: E402
 from connectors.igi import EmbeddedPostgres, create_engine, upgrade  # noqa: E402
 
@@ -195,6 +195,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 for n in (1, 4):
                     log(f"provisioning: 1,000 requests, {n} worker(s)")
                     provision[n] = provision_run(databases.create(), n)
+                log("provisioning: 500 requests, 4 workers, a slow server and a lease shorter than its slowest call")
+                slow_server = provision_run(databases.create(), 4, **SLOW_SERVER)
         finally:
             databases.close()
 
@@ -236,6 +238,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "duplicates": provision[1]["duplicates"] + provision[4]["duplicates"],
             "speedup_4": _r(provision[4]["rps"] / provision[1]["rps"]),
             "runs": {str(k): v for k, v in provision.items()},
+            "slow_server": {"rps": _r(slow_server["rps"], 1), "duplicates": slow_server["duplicates"],
+                            "missing_writes": slow_server["missing_writes"], "run": slow_server},
         }
     report["stats"] = first["stats"]
     report["bench_wall_s"] = _r(time.perf_counter() - t_start, 1)
@@ -269,6 +273,9 @@ def table(report: dict[str, Any]) -> str:
         p = report["provision"]
         rows.append(("provision req/s, 1 / 4 workers", f"{p['rps_1']:.0f} / {p['rps_4']:.0f}",
                      f"duplicates {p['duplicates']}"))
+        slow = p["slow_server"]
+        rows.append(("provision, slow server, 4 workers", f"{slow['rps']:.0f} req/s",
+                     f"duplicates {slow['duplicates']}, missing {slow['missing_writes']}"))
     width = max(len(r[0]) for r in rows)
     lines = [f"ss-igi bench, scale {report['scale']}: {m['cores']} cores, {m['memory_gb']} GB, "
              f"PostgreSQL {m['postgresql']} ({m['database']})"]

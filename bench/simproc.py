@@ -106,10 +106,11 @@ def _serve(conn: Any, kind: str, options: dict[str, Any]) -> None:
     gc.collect()
     gc.freeze()  # a big organization is long-lived: keep the collector from walking it during the run
     faults = None
-    if options.get("latency_ms"):
+    if options.get("latency_ms") or options.get("faults"):
         from simulator.faults import Faults
 
-        faults = Faults(latency_ms=float(options["latency_ms"]))  # a remote server's latency, per API call
+        faults = Faults.parse(options.get("faults"))  # e.g. the provisioning bench's slow, throttling server
+        faults.latency_ms = float(options.get("latency_ms") or 0)  # a remote server's latency, per API call
     server = SimulatorServer(org, page_cap=cap, faults=faults).start()
     info["base_url"] = server.base_url
     conn.send(info)

@@ -80,11 +80,11 @@ class HeldClaims:
         if not ids:
             return
         sent = time.monotonic()
-        renewed = queue.renew_claims(self.engine, self.worker_id, ids, self.lease_seconds)
+        renewed, locked = queue.renew_claims(self.engine, self.worker_id, ids, self.lease_seconds)
         with self._lock:
             for event_id in ids:
-                if event_id not in self._until:
-                    continue  # finished meanwhile
+                if event_id not in self._until or event_id in locked:
+                    continue  # finished meanwhile, or being written back: its lease stays as it was
                 if event_id in renewed:
                     self._until[event_id] = sent + self.lease_seconds
                 else:

@@ -7,6 +7,8 @@ Given the same `seed` and the same sequence of calls, the same calls fail.
 Options (also accepted by `Faults.parse` and the CLI's `--faults`, comma-separated `name=value`):
 
 - `latency_ms`: added to every API call.
+- `slow_rate`, `slow_ms`: fraction of API calls that take `slow_ms` longer (before they are served: a
+  slow server, a long garbage collection, a saturated database).
 - `rate_429`, `retry_after_s`: fraction of API calls answered 429 with `Retry-After`.
 - `burst_every`, `burst_length`, `burst_status`: the last `burst_length` calls of every
   `burst_every` API calls fail with `burst_status` (500 with Secret Server's error body; 502/503
@@ -25,12 +27,15 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 
 @dataclass
 class Faults:
     latency_ms: float = 0.0
+    slow_rate: float = 0.0
+    slow_ms: float = 0.0
     rate_429: float = 0.0
     retry_after_s: int = 1
     burst_every: int = 0
@@ -43,16 +48,18 @@ class Faults:
     mutate_between_pages: float = 0.0
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
+    _slow_rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
     _calls: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
         if self.burst_status not in (500, 502, 503):
             raise ValueError("burst_status must be 500, 502 or 503")
-        for name in ("rate_429", "drop_connection_rate", "html_200_rate", "mutate_between_pages"):
+        for name in ("rate_429", "drop_connection_rate", "html_200_rate", "mutate_between_pages", "slow_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         self._rng = random.Random(self.seed)
+        self._slow_rng = random.Random(self.seed + 1)  # its own, so other faults fall where they always did
         self._lock = threading.Lock()
 
     @classmethod
@@ -76,15 +83,19 @@ class Faults:
 
     @property
     def active(self) -> bool:
-        return any((self.latency_ms, self.rate_429, self.burst_every and self.burst_length,
-                    self.drop_connection_rate, self.html_200_rate, self.mutate_between_pages))
+        return any((self.latency_ms, self.slow_rate and self.slow_ms, self.rate_429,
+                    self.burst_every and self.burst_length, self.drop_connection_rate, self.html_200_rate,
+                    self.mutate_between_pages))
 
     def decide(self) -> Decision:
-        """Draw the fault (if any) for the next API call, in a fixed order."""
+        """Draw the fault (if any) for the next API call, in a fixed order; a call drawn slow waits here."""
         with self._lock:
             self._calls += 1
             call = self._calls
             draws = [self._rng.random() for _ in range(4)]
+            slow = self.slow_rate > 0 and self._slow_rng.random() < self.slow_rate
+        if slow:
+            time.sleep(self.slow_ms / 1000)
         if draws[0] < self.drop_connection_rate:
             return Decision(call, "drop")
         in_burst = self.burst_every and self.burst_length and \

@@ -116,20 +116,31 @@ def claim_pending_requests(
     return sorted((dict(r) for r in rows), key=lambda r: r["event_id"])
 
 
-def renew_claims(engine: Engine, worker_id: str, event_ids: Iterable[int], lease_seconds: float) -> set[int]:
-    """Extend the lease of the requests ``worker_id`` still holds (unexpired) among ``event_ids``; returns those.
-    A request missing from the answer is lost: its lease ran out, and it may already be another worker's."""
+def renew_claims(engine: Engine, worker_id: str, event_ids: Iterable[int],
+                 lease_seconds: float) -> tuple[set[int], set[int]]:
+    """Extend the lease of the requests ``worker_id`` still holds (unexpired) among ``event_ids``. Returns the
+    renewed ones, and those still held but locked by another transaction (this worker's own write-back, say),
+    which are not waited for and keep their lease. A request in neither is lost: its lease ran out, and it may
+    already be another worker's."""
     ids = sorted(set(event_ids))
     if not ids:
-        return set()
+        return set(), set()
+    params = {"lease": float(lease_seconds), "ids": ids, "w": worker_id}
     with engine.begin() as conn:
-        rows = conn.execute(
-            sa.text("UPDATE igi.event_out SET claimed_until = now() + make_interval(secs => :lease) "
-                    "WHERE event_id = ANY(:ids) AND claimed_by = :w AND state = 1 AND claimed_until > now() "
-                    "RETURNING event_id"),
-            {"lease": float(lease_seconds), "ids": ids, "w": worker_id},
-        ).scalars().all()
-    return {int(r) for r in rows}
+        renewed = {int(r) for r in conn.execute(sa.text("""
+            UPDATE igi.event_out e SET claimed_until = now() + make_interval(secs => :lease)
+            FROM (SELECT event_id FROM igi.event_out
+                  WHERE event_id = ANY(:ids) AND claimed_by = :w AND state = 1 AND claimed_until > now()
+                  FOR UPDATE SKIP LOCKED) held
+            WHERE e.event_id = held.event_id
+            RETURNING e.event_id"""), params).scalars()}
+        locked: set[int] = set()
+        if len(renewed) < len(ids):
+            params["ids"] = [i for i in ids if i not in renewed]
+            locked = {int(r) for r in conn.execute(sa.text(
+                "SELECT event_id FROM igi.event_out WHERE event_id = ANY(:ids) AND claimed_by = :w AND state = 1 "
+                "AND claimed_until > now()"), params).scalars()}
+    return renewed, locked
 
 
 def begin_attempt(engine: Engine, event_id: int, worker_id: str, lease_seconds: float) -> int | None:

@@ -22,6 +22,9 @@ REDACTED = "***"
 # Shorter strings are not registered: replacing every "a" or "12" would garble messages and a secret
 # that short offers no protection anyway.
 _MIN_SECRET_LENGTH = 4
+# Shorter secrets are replaced only where they stand alone, not inside a longer word: a password such as "admin"
+# must not turn "sysadmin" or "/administration" into "sys***". Longer ones (tokens) are replaced anywhere.
+_WORD_SECRET_LENGTH = 12
 # Tokens rotate on each refresh; remember enough of them to cover every token still in use.
 _MAX_REMEMBERED = 512
 
@@ -44,8 +47,7 @@ class SecretRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._secrets: deque[str] = deque(maxlen=_MAX_REMEMBERED)
-        # Longest first, so a secret that contains another is replaced whole.
-        self._ordered: tuple[str, ...] = ()
+        self._pattern: re.Pattern[str] | None = None
 
     def add(self, secret: str | None) -> None:
         if not secret or len(secret) < _MIN_SECRET_LENGTH:
@@ -54,13 +56,15 @@ class SecretRegistry:
             if secret in self._secrets:
                 return
             self._secrets.append(secret)
-            self._ordered = tuple(sorted(set(self._secrets), key=len, reverse=True))
+            # Longest first, so a secret that contains another is replaced whole.
+            ordered = sorted(set(self._secrets), key=len, reverse=True)
+            self._pattern = re.compile("|".join(
+                re.escape(s) if len(s) >= _WORD_SECRET_LENGTH else rf"(?<![A-Za-z0-9]){re.escape(s)}(?![A-Za-z0-9])"
+                for s in ordered))
 
     def scrub(self, text: str) -> str:
-        for secret in self._ordered:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        pattern = self._pattern
+        return text if pattern is None else pattern.sub(REDACTED, text)
 
 
 SECRETS = SecretRegistry()

@@ -59,3 +59,13 @@ def test_error_text_is_redacted():
     api = errors[-1]
     assert isinstance(api, ApiError)
     assert api.error_code == "API_X" and api.method == "POST" and api.path == "/api/v1/users"
+
+
+def test_a_short_secret_is_masked_where_it_stands_alone_not_inside_ordinary_words():
+    register_secret("admin")
+    assert redact("GET /SecretServer/api/v1/users?filter.searchText=sysadmin") == \
+        "GET /SecretServer/api/v1/users?filter.searchText=sysadmin"
+    assert redact("https://administration.example.com/SecretServer") == "https://administration.example.com/SecretServer"
+    assert redact("refused the login for 'admin' with admin") == "refused the login for '***' with ***"
+    register_secret("Long-Token-Value-0123456789")
+    assert redact("x%3DLong-Token-Value-0123456789&y") == "x%3D***&y"  # long secrets go wherever they appear
