@@ -115,7 +115,7 @@ class WriteOperations(ReadOperations):
             log.info("POST /users/%s/password-reset not supported (HTTP %s); using PUT", uid, exc.status)
             model = self._request("GET", f"/users/{uid}", params={"includeInactive": "true"})
             # The update model's fields only: the user model's others (userName, created...) are not part of it.
-            body = {k: v for k, v in model.items() if k in _USER_UPDATE_FIELDS}
+            body = {k: v for k, v in model.items() if k in _USER_UPDATE_FIELDS and v is not None}
             self._request("PUT", f"/users/{uid}", json={**body, "id": uid, "password": password})
             return
         if isinstance(result, dict) and result.get("success") is False:

@@ -107,7 +107,8 @@ def test_password_reset_falls_back_to_put_on_servers_without_the_route(server: S
     with client:
         client.reset_password(42, "N3w-Passw0rd!")
     assert len(server.calls("POST", "/api/v1/users/42/password-reset")) == 1
-    assert put_bodies == [{**model, "password": "N3w-Passw0rd!"}]
+    # The update model's fields only (userName is not one of them), with the password.
+    assert put_bodies == [{"id": 42, "enabled": True, "password": "N3w-Passw0rd!"}]
 
 
 def test_password_reset_reporting_failure_raises(server: ScriptedServer):
