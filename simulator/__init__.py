@@ -26,9 +26,10 @@ Endpoints (all under ``/SecretServer``)
   Refresh tokens are single-use; a login can be refreshed ``refresh_cap`` times (3).
   Besides the configured user, any organization user with a password (set by POST /users or
   ``set_user_password``), enabled and not locked out, can log in.
-- ``GET /healthcheck`` and ``GET /api/v1/healthcheck`` (anonymous). Field casing: ``healthy`` as
-  in the collection; ``SimulatorServer(healthcheck_casing="pascal")`` answers ``Healthy``, which is
-  what Delinea's Python SDK looks for.
+- ``GET /healthcheck`` and ``GET /api/v1/healthcheck`` (anonymous). Field casing: ``Healthy``,
+  ``DatabaseMismatch``, ... as Delinea's Python SDK reads them from real servers;
+  ``SimulatorServer(healthcheck_casing="pascal")`` (CLI ``--healthcheck-casing camel``) answers the
+  collection's ``healthy``.
 - ``GET /api/v1/version``, ``GET /api/v1/domains``.
 - Users: ``GET /users`` (``filter.includeInactive``, ``filter.domainId``, ``filter.searchText``,
   ``filter.searchFields``), ``GET|PUT|PATCH /users/{id}``, ``POST /users``,
@@ -44,7 +45,8 @@ Endpoints (all under ``/SecretServer``)
   ``/folders/0?folderPath=\\A\\B``), ``POST /folders``.
 - Folder permissions: ``GET /folder-permissions`` (``filter.folderId|userId|groupId``), ``GET /{id}``,
   ``POST`` (on an inheriting folder only with ``breakInheritance: true``, which copies the inherited
-  permissions first, else 400 ``API_PermissionsAreInherited``), ``DELETE /{id}``.
+  permissions first, else 400 ``API_PermissionsAreInherited``), ``PUT /{id}`` (role change),
+  ``DELETE /{id}``.
 - Secrets: ``GET /secrets`` (``filter.folderId``, ``filter.includeSubFolders``,
   ``filter.includeInactive``, ``filter.includeActive``, ``filter.searchText``, ``filter.isExactMatch``,
   ``filter.secretTemplateId``, ``filter.siteId``, ``filter.heartbeatStatus``,
@@ -52,7 +54,10 @@ Endpoints (all under ``/SecretServer``)
   inactive ones need ``includeInactive=true``; ``/secrets/0?secretPath=\\Folder\\Name``), ``POST /secrets``.
 - Secret permissions: ``GET /secret-permissions`` (``filter.secretId|userId|groupId|userName|groupName``),
   ``GET /{id}``, ``POST`` (on an inheriting secret, inheritance is broken first, copying the folder's
-  permissions), ``DELETE /{id}``.
+  permissions), ``PUT /{id}`` (role change), ``DELETE /{id}``.
+- Writes bind their bodies strictly to the reference's request models (simulator/binding.py): wrong
+  types, missing required fields, unknown properties and duplicates answer 400. Every rule, and why,
+  is in simulator/api.py's docstring.
 
 Rules: every ``/api/v1`` call except the health check needs ``Authorization: Bearer``; without a
 valid token: 403 ``{"message": "Authentication failed"}``. Creates and deletes answer 200; deletes
@@ -83,9 +88,11 @@ secret_access_role="View") -> id``, ``revoke_folder_permission(permission_id)``,
 ``add_secret(name, folder_id, inherits_permissions=True, active=True, template_id=2, *, items=None)
 -> id``, ``set_secret_active``, ``rename_secret``, ``move_secret``, ``remove_secret``,
 ``set_secret_inherits_permissions``, ``grant_secret_permission(secret_id, user_id=None, group_id=None,
-role="View") -> id``, ``revoke_secret_permission(permission_id)``, ``add_domain``.
-Granting on an inheriting folder or secret breaks inheritance first (copying the inherited
-permissions, as Secret Server does); granting to a principal that already has a record updates it.
+role="View") -> id``, ``revoke_secret_permission(permission_id)``, ``update_folder_permission(id,
+folder_access_role, secret_access_role)``, ``update_secret_permission(id, role)``,
+``inherited_folder_permissions(folder_id)``, ``inherited_secret_permissions(secret_id)``, ``add_domain``.
+In process (not over HTTP), granting on an inheriting folder or secret breaks inheritance first
+(copying the inherited permissions), and granting to a principal that already has a record updates it.
 Truth for tests (API-shaped dicts, id order): ``users()`` (all, enabled or not), ``groups()`` (listed
 groups, "Everyone" included), ``group_members()`` -> [(group_id, user_id)], ``personal_groups()`` ->
 {user_id: group_id}, ``folders()``, ``folder_permissions()``, ``secrets()`` (all, active or not),
@@ -96,11 +103,12 @@ Server (``simulator.server.SimulatorServer``)
 ---------------------------------------------
 ``SimulatorServer(org, *, host="127.0.0.1", port=0, username="admin", password="admin",
 page_cap=1000, token_ttl_s=1200, refresh_cap=3, faults=None, domain=None,
-healthcheck_casing="camel")``; ``start()`` (background thread, returns self), ``stop()``, context
+healthcheck_casing="pascal")``; ``start()`` (background thread, returns self), ``stop()``, context
 manager, ``serve_forever()``; ``base_url``; ``faults`` and ``page_cap`` may be changed while running;
-``request_log`` (thread-safe list of ``LoggedRequest(method, path, query, status, duration_ms, at)``
--- path without the query, e.g. ``/SecretServer/api/v1/users``, query as a dict of lists, status 0
-for a dropped connection; bodies are never logged); ``calls(method=None, path_prefix=None)`` (the
+``request_log`` (thread-safe list of ``LoggedRequest(method, path, query, status, duration_ms, at,
+body_shape)`` -- path without the query, e.g. ``/SecretServer/api/v1/users``, query as a dict of
+lists, status 0 for a dropped connection; ``body_shape`` maps the body's field paths to JSON types,
+e.g. ``{"data.password": "string"}``: values are never logged); ``calls(method=None, path_prefix=None)`` (the
 prefix may omit ``/SecretServer``), ``clear_log()``; ``login()`` (a token without HTTP);
 ``expire_tokens()``.
 

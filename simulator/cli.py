@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password", default="admin", help="login password (default admin)")
     parser.add_argument("--page-cap", type=int, default=1000, help="server-side cap on take (default 1000)")
     parser.add_argument("--token-ttl", type=float, default=1200, help="token lifetime in seconds (default 1200)")
+    parser.add_argument("--healthcheck-casing", choices=("pascal", "camel"), default="pascal",
+                        help="health check field names: Healthy (what Delinea's SDK reads; default) "
+                             "or the collection's healthy")
     parser.add_argument("--verbose", action="store_true", help="log every request")
 
 
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     counts = org.counts()
     server = SimulatorServer(org, host=args.host, port=args.port, username=args.username,
                              password=args.password, page_cap=args.page_cap, token_ttl_s=args.token_ttl,
-                             faults=faults)
+                             faults=faults, healthcheck_casing=args.healthcheck_casing)
     try:
         server.start()
     except OSError as exc:

@@ -2,7 +2,8 @@
 
 `SimulatorServer(org).start()` serves `{base_url}/oauth2/token` and `{base_url}/api/v1/...` on a
 background thread; `stop()` (or leaving the `with` block) shuts it down, open connections too.
-Every request is recorded in `request_log` (method, path, query, status; never bodies).
+Every request is recorded in `request_log` (method, path, query, status, and the body's field names
+and JSON types; never values).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from simulator.api import Api, Request
 from simulator.auth import TokenStore
+from simulator.binding import body_shape
 from simulator.faults import Faults
 from simulator.mutations import mutate_between_pages
 from simulator.paging import BadRequest, normalize_query, parse_int
@@ -57,6 +59,8 @@ class LoggedRequest:
     status: int
     duration_ms: float = 0.0
     at: float = field(default=0.0, compare=False)
+    # Field paths and JSON types of the body, never its values: {"data.password": "string"}.
+    body_shape: dict[str, str] | None = field(default=None, compare=False)
 
     def __getitem__(self, name: str) -> Any:  # records read as dicts too: r["path"]
         return getattr(self, name)
@@ -163,7 +167,9 @@ class SimulatorServer:
     def __init__(self, org: Organization, *, host: str = "127.0.0.1", port: int = 0,
                  username: str = "admin", password: str = "admin", page_cap: int = 1000,
                  token_ttl_s: float = 1200, refresh_cap: int = 3, faults: Faults | None = None,
-                 domain: str | None = None, healthcheck_casing: str = "camel") -> None:
+                 domain: str | None = None, healthcheck_casing: str = "pascal") -> None:
+        if healthcheck_casing not in ("pascal", "camel"):
+            raise ValueError("healthcheck_casing must be 'pascal' or 'camel'")
         self.org = org
         self.host = host
         self.port = port
@@ -272,7 +278,8 @@ class SimulatorServer:
                                      "exceptionType": type(exc).__name__, "stackTrace": None})
         # Logged before the answer goes out, so a client that has its answer sees the record.
         self.request_log.append(LoggedRequest(method, raw_path, raw_query, reply.status if reply else 0,
-                                              (time.perf_counter() - started) * 1000, time.time()))
+                                              (time.perf_counter() - started) * 1000, time.time(),
+                                              body_shape(body, handler.headers.get("Content-Type", ""))))
         if reply is None:  # fault injection: drop the connection without an answer
             handler.close_connection = True
             return

@@ -371,6 +371,16 @@ class Organization:
                 current = folder.parent_id
             return None
 
+    def inherited_folder_permissions(self, folder_id: int) -> list[FolderPermission]:
+        """The parent's effective permissions: what breaking this folder's inheritance copies."""
+        with self.lock:
+            folder = self._folder(folder_id)
+            source = (self.permission_source_folder(folder.parent_id)
+                      if folder.parent_id != ROOT_FOLDER_ID else None)
+            if source is None:
+                return []
+            return [self.folder_perms[p] for p in self.folder_perms_by_folder.get(source, {})]
+
     def set_folder_inherit_permissions(self, folder_id: int, inherit: bool) -> None:
         """Turn inheritance on (dropping own records) or off (copying the inherited ones)."""
         with self.lock:
@@ -381,10 +391,7 @@ class Organization:
                 for perm_id in list(self.folder_perms_by_folder[folder_id]):
                     self._delete_folder_perm(perm_id)
             else:
-                source = (self.permission_source_folder(folder.parent_id)
-                          if folder.parent_id != ROOT_FOLDER_ID else None)
-                inherited = [self.folder_perms[p] for p in self.folder_perms_by_folder.get(source or 0, {})]
-                for perm in inherited:
+                for perm in self.inherited_folder_permissions(folder_id):
                     self._insert_folder_perm(folder_id, perm.group_id, perm.user_id,
                                              perm.folder_role, perm.secret_role)
             folder.inherit_permissions = inherit
@@ -412,6 +419,20 @@ class Organization:
             perm_id = self._insert_folder_perm(folder_id, group, user, folder_role, secret_role)
             self._touch()
             return perm_id
+
+    def update_folder_permission(self, permission_id: int, folder_access_role: str,
+                                 secret_access_role: str) -> None:
+        """Change the roles of an existing folder permission (PUT /folder-permissions/{id})."""
+        with self.lock:
+            perm = self.folder_perms.get(permission_id)
+            folder_role = canonical_role(folder_access_role, FOLDER_ROLES)
+            secret_role = canonical_role(secret_access_role, FOLDER_SECRET_ROLES)
+            if perm is None:
+                raise NotFound(f"folder permission {permission_id}")
+            if folder_role is None or secret_role is None:
+                raise ValueError(f"unknown role {folder_access_role!r}/{secret_access_role!r}")
+            perm.folder_role, perm.secret_role = folder_role, secret_role
+            self._touch()
 
     def _insert_folder_perm(self, folder_id: int, group_id: int, user_id: int | None,
                             folder_role: str, secret_role: str) -> int:
@@ -485,6 +506,18 @@ class Organization:
             del self.secret_map[secret_id]
             self._touch()
 
+    def inherited_secret_permissions(self, secret_id: int) -> list[tuple[int, int | None, str]]:
+        """(group id, user id, secret role) from the folder's effective permissions: what breaking
+        this secret's inheritance copies (a folder permission whose secret role is None gives none)."""
+        with self.lock:
+            secret = self._secret(secret_id)
+            source = (self.permission_source_folder(secret.folder_id)
+                      if secret.folder_id != ROOT_FOLDER_ID else None)
+            if source is None:
+                return []
+            perms = [self.folder_perms[p] for p in self.folder_perms_by_folder.get(source, {})]
+            return [(p.group_id, p.user_id, p.secret_role) for p in perms if p.secret_role != "None"]
+
     def set_secret_inherits_permissions(self, secret_id: int, inherits: bool) -> None:
         """Turn inheritance on (dropping own records) or off (copying the folder's)."""
         with self.lock:
@@ -495,12 +528,8 @@ class Organization:
                 for perm_id in list(self.secret_perms_by_secret[secret_id]):
                     self._delete_secret_perm(perm_id)
             else:
-                source = (self.permission_source_folder(secret.folder_id)
-                          if secret.folder_id != ROOT_FOLDER_ID else None)
-                for perm_id in self.folder_perms_by_folder.get(source or 0, {}):
-                    perm = self.folder_perms[perm_id]
-                    if perm.secret_role != "None":
-                        self._insert_secret_perm(secret_id, perm.group_id, perm.user_id, perm.secret_role)
+                for group_id, user_id, role in self.inherited_secret_permissions(secret_id):
+                    self._insert_secret_perm(secret_id, group_id, user_id, role)
             secret.inherits_permissions = inherits
             self._touch()
 
@@ -524,6 +553,18 @@ class Organization:
             perm_id = self._insert_secret_perm(secret_id, group, user, canonical)
             self._touch()
             return perm_id
+
+    def update_secret_permission(self, permission_id: int, role: str) -> None:
+        """Change the role of an existing secret permission (PUT /secret-permissions/{id})."""
+        with self.lock:
+            perm = self.secret_perms.get(permission_id)
+            canonical = canonical_role(role, SECRET_ROLES)
+            if perm is None:
+                raise NotFound(f"secret permission {permission_id}")
+            if canonical is None:
+                raise ValueError(f"unknown secret access role {role!r}")
+            perm.role = canonical
+            self._touch()
 
     def _insert_secret_perm(self, secret_id: int, group_id: int, user_id: int | None, role: str) -> int:
         perm_id = self._new_id("secret_perm")

@@ -41,14 +41,15 @@ class SecretServerClient(WriteOperations):
         if isinstance(version_body, dict):
             model = version_body.get("model")
             version = model.get("version") if isinstance(model, dict) else version_body.get("version")
-        health_dict = health if isinstance(health, dict) else {}
+        # Real servers answer `Healthy`, ... (what Delinea's SDK reads); the collection shows `healthy`.
+        health_dict = {str(k).lower(): v for k, v in health.items()} if isinstance(health, dict) else {}
         return ConnectionReport(
             base_url=self.base_url,
             version=str(version) if version is not None else None,
             healthy=health_dict.get("healthy"),
-            database_mismatch=health_dict.get("databaseMismatch"),
-            read_only_mode=health_dict.get("readOnlyMode"),
-            server_time_utc=health_dict.get("utcNow"),
+            database_mismatch=health_dict.get("databasemismatch"),
+            read_only_mode=health_dict.get("readonlymode"),
+            server_time_utc=health_dict.get("utcnow"),
             raw_version=version_body,
             raw_health=health,
         )

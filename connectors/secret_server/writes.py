@@ -5,6 +5,12 @@ request the server did carry out; the retry then fails with a 400 ("already exis
 `ApiError` has ``after_retry`` set, and each create below then looks for the object it meant to
 create and returns it when found, so a retried provisioning step neither fails nor duplicates.
 Users are never deleted: Secret Server only disables them (`set_user_enabled`).
+
+A principal holds at most one permission per folder or secret: a role change is an update of that
+permission (`update_folder_permission`, `update_secret_permission`: PUT on its id, with the
+reference's update model, as Thycotic's PowerShell module does), never a second create. Breaking a
+folder's inheritance is the caller's decision (`break_inheritance`, off by default); note that
+Secret Server breaks a secret's inheritance by itself when a permission is added to it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,13 @@ from connectors.secret_server.records import (
     UserRecord,
 )
 from connectors.secret_server.redaction import log, register_secret
+
+# PUT /users/{id}'s model (UserUpdateArgs in the reference), less password and the group-owner fields.
+_USER_UPDATE_FIELDS = frozenset({
+    "dateOptionId", "displayName", "duoTwoFactor", "emailAddress", "enabled", "fido2TwoFactor", "id",
+    "isApplicationAccount", "isLockedOut", "loginFailures", "oathTwoFactor", "radiusTwoFactor", "radiusUserName",
+    "timeOptionId", "twoFactor", "unixAuthenticationMethod",
+})
 
 
 def _principal(user_id: int | None, group_id: int | None) -> dict[str, int]:
@@ -101,8 +114,9 @@ class WriteOperations(ReadOperations):
                 raise
             log.info("POST /users/%s/password-reset not supported (HTTP %s); using PUT", uid, exc.status)
             model = self._request("GET", f"/users/{uid}", params={"includeInactive": "true"})
-            model = {**model, "password": password}
-            self._request("PUT", f"/users/{uid}", json=model)
+            # The update model's fields only: the user model's others (userName, created...) are not part of it.
+            body = {k: v for k, v in model.items() if k in _USER_UPDATE_FIELDS and v is not None}
+            self._request("PUT", f"/users/{uid}", json={**body, "id": uid, "password": password})
             return
         if isinstance(result, dict) and result.get("success") is False:
             raise ApiError(status=200, error_code="PasswordResetFailed", message="the server reported success=false",
@@ -132,10 +146,13 @@ class WriteOperations(ReadOperations):
         group_id: int | None = None,
         folder_access_role: str,
         secret_access_role: str,
-        break_inheritance: bool = True,
+        break_inheritance: bool = False,
     ) -> FolderPermissionRecord:
         """Give a user or group access to a folder. A folder that inherits its parent's permissions
-        refuses new ones (``API_PermissionsAreInherited``) unless ``break_inheritance`` is set."""
+        refuses new ones (``API_PermissionsAreInherited``) unless ``break_inheritance`` is set: then
+        the server copies the inherited permissions onto the folder first, and the folder stops
+        following its parent. A principal that already holds a permission is refused too (use
+        `update_folder_permission`)."""
         principal = _principal(user_id, group_id)
         fid = int(folder_id)
         body = {"folderId": fid, **principal, "folderAccessRoleName": folder_access_role,
@@ -152,9 +169,31 @@ class WriteOperations(ReadOperations):
         found = self._find_folder_permission(fid, principal)
         return found if found is not None else cast(FolderPermissionRecord, created)
 
-    def revoke_folder_permission(self, permission_id: int, *, break_inheritance: bool = True) -> DeletedRecord:
+    def update_folder_permission(
+        self,
+        permission_id: int,
+        *,
+        folder_access_role: str,
+        secret_access_role: str | None = None,
+        folder_id: int | None = None,
+    ) -> FolderPermissionRecord:
+        """Change the roles of an existing folder permission (``PUT /folder-permissions/{id}``).
+
+        ``secret_access_role`` None keeps the current secret role. The body names the permission's
+        folder; give ``folder_id`` when known, else it is read first (one more call)."""
+        pid = int(permission_id)
+        if folder_id is None:
+            folder_id = int(self._request("GET", f"/folder-permissions/{pid}")["folderId"])
+        body: dict[str, Any] = {"id": pid, "folderId": int(folder_id), "folderAccessRoleName": folder_access_role}
+        if secret_access_role is not None:
+            body["secretAccessRoleName"] = secret_access_role
+        return cast(FolderPermissionRecord, self._request("PUT", f"/folder-permissions/{pid}", json=body))
+
+    def revoke_folder_permission(self, permission_id: int, *, break_inheritance: bool = False) -> DeletedRecord:
+        """Delete a folder permission; ``break_inheritance`` is sent only when set (the query flag
+        that the reference describes as "include to remove permission inheritance")."""
         return self._delete(f"/folder-permissions/{int(permission_id)}", object_id=int(permission_id),
-                            params={"breakInheritance": "true" if break_inheritance else "false"})
+                            params={"breakInheritance": "true"} if break_inheritance else None)
 
     def _find_folder_permission(self, folder_id: int, principal: dict[str, int]) -> FolderPermissionRecord | None:
         for record in self.iter_folder_permissions(folder_id):
@@ -171,6 +210,9 @@ class WriteOperations(ReadOperations):
         group_id: int | None = None,
         secret_access_role: str,
     ) -> SecretPermissionRecord:
+        """Give a user or group access to a secret. On a secret that inherits its folder's
+        permissions, Secret Server breaks that inheritance first, copying the folder's list. A
+        principal that already holds a permission is refused (use `update_secret_permission`)."""
         principal = _principal(user_id, group_id)
         sid = int(secret_id)
         body = {"secretId": sid, **principal, "secretAccessRoleName": secret_access_role}
@@ -184,6 +226,17 @@ class WriteOperations(ReadOperations):
             return cast(SecretPermissionRecord, created)
         found = self._find_secret_permission(sid, principal)
         return found if found is not None else cast(SecretPermissionRecord, created)
+
+    def update_secret_permission(
+        self, permission_id: int, *, secret_access_role: str, secret_id: int | None = None
+    ) -> SecretPermissionRecord:
+        """Change the role of an existing secret permission (``PUT /secret-permissions/{id}``).
+        The body names the permission's secret; give ``secret_id`` when known, else it is read first."""
+        pid = int(permission_id)
+        if secret_id is None:
+            secret_id = int(self._request("GET", f"/secret-permissions/{pid}")["secretId"])
+        body = {"id": pid, "secretId": int(secret_id), "secretAccessRoleName": secret_access_role}
+        return cast(SecretPermissionRecord, self._request("PUT", f"/secret-permissions/{pid}", json=body))
 
     def revoke_secret_permission(self, permission_id: int) -> DeletedRecord:
         return self._delete(f"/secret-permissions/{int(permission_id)}", object_id=int(permission_id))

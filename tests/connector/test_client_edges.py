@@ -107,7 +107,8 @@ def test_password_reset_falls_back_to_put_on_servers_without_the_route(server: S
     with client:
         client.reset_password(42, "N3w-Passw0rd!")
     assert len(server.calls("POST", "/api/v1/users/42/password-reset")) == 1
-    assert put_bodies == [{**model, "password": "N3w-Passw0rd!"}]
+    # The update model's fields only (userName is not one of them), with the password.
+    assert put_bodies == [{"id": 42, "enabled": True, "password": "N3w-Passw0rd!"}]
 
 
 def test_password_reset_reporting_failure_raises(server: ScriptedServer):
@@ -178,3 +179,40 @@ def test_membership_add_retried_after_a_gateway_timeout_is_not_an_error(server: 
     client, _ = make_client(server)
     with client:
         assert client.add_group_member(3, 9) == member
+
+
+def test_permission_grant_retried_after_a_bad_gateway_returns_what_the_first_attempt_made(server: ScriptedServer):
+    made = {"id": 31, "folderId": 5, "groupId": 40, "userId": 9, "folderAccessRoleName": "View",
+            "secretAccessRoleName": "List"}
+    answers = iter([(502, {}, "<html>Bad Gateway</html>"),
+                    (400, {}, {"message": "A permission for this user or group already exists.",
+                               "errorCode": "API_DuplicatePermission"})])
+    bodies: list[dict] = []
+
+    def post(req: Request):
+        bodies.append(req.json())
+        return next(answers)
+
+    server.route("POST", "/api/v1/folder-permissions", post)
+    server.route("GET", "/api/v1/folder-permissions", lambda r: _search_result([made]))
+    client, _ = make_client(server)
+    with client:
+        assert client.grant_folder_permission(5, user_id=9, folder_access_role="View",
+                                              secret_access_role="List") == made
+    assert [b["breakInheritance"] for b in bodies] == [False, False]  # never broken unless asked
+
+
+def test_a_role_change_is_one_put_with_the_update_model(server: ScriptedServer):
+    puts: list[dict] = []
+
+    def put(req: Request):
+        puts.append(req.json())
+        return 200, {}, {"id": 31, "secretId": 8, "secretAccessRoleName": "Edit"}
+
+    server.route("GET", "/api/v1/secret-permissions/31", lambda r: (200, {}, {"id": 31, "secretId": 8}))
+    server.route("PUT", "/api/v1/secret-permissions/31", put)
+    client, _ = make_client(server)
+    with client:
+        client.update_secret_permission(31, secret_access_role="Edit")
+    assert puts == [{"id": 31, "secretId": 8, "secretAccessRoleName": "Edit"}]
+    assert server.calls("POST", "/api/v1/secret-permissions") == []

@@ -69,31 +69,82 @@ def test_group_membership(client, simulator):
 
 def test_folder_permissions_with_inheritance(client, simulator):
     org = simulator.org
-    folder = next(f for f in org.folders() if f["inheritPermissions"])
+    folder = next(f for f in org.folders() if f["inheritPermissions"] and f["parentFolderId"] != -1)
     user = org.users()[0]
+    inherited = org.inherited_folder_permissions(folder["id"])
+    with pytest.raises(ApiError) as refused:  # breaking inheritance is the caller's decision
+        client.grant_folder_permission(folder["id"], user_id=user["id"], folder_access_role="Add Secret",
+                                       secret_access_role="Edit")
+    assert refused.value.error_code == "API_PermissionsAreInherited"
+    assert next(f for f in org.folders() if f["id"] == folder["id"])["inheritPermissions"] is True
     granted = client.grant_folder_permission(folder["id"], user_id=user["id"], folder_access_role="Add Secret",
-                                             secret_access_role="Edit")
+                                             secret_access_role="Edit", break_inheritance=True)
     assert granted["userId"] == user["id"] and granted["folderAccessRoleName"] == "Add Secret"
     truth = {p["id"]: p for p in org.folder_permissions()}
     assert truth[granted["id"]] == granted
     listed = list(client.iter_folder_permissions(folder["id"]))
-    assert granted in listed  # inheritance was broken: the folder now carries its own list
+    assert granted in listed  # inheritance was broken: the folder now carries its own list, copied first
+    assert len(listed) == len(inherited) + 1
     client.revoke_folder_permission(granted["id"])
     assert granted["id"] not in {p["id"] for p in org.folder_permissions()}
+    assert simulator.calls("DELETE", "/api/v1/folder-permissions/")[-1].query == {}  # no breakInheritance
+
+
+def test_a_folder_role_change_updates_the_one_permission(client, simulator):
+    org = simulator.org
+    folder = next(f for f in org.folders() if not f["inheritPermissions"])
+    user = next(u for u in org.users() if not any(p["userId"] == u["id"] for p in org.folder_permissions()))
+    granted = client.grant_folder_permission(folder["id"], user_id=user["id"], folder_access_role="View",
+                                             secret_access_role="List")
+    with pytest.raises(ApiError) as again:  # a second create is refused, not merged
+        client.grant_folder_permission(folder["id"], user_id=user["id"], folder_access_role="Edit",
+                                       secret_access_role="View")
+    assert again.value.error_code == "API_DuplicatePermission"
+    updated = client.update_folder_permission(granted["id"], folder_access_role="Edit", secret_access_role="View",
+                                              folder_id=folder["id"])
+    assert (updated["id"], updated["folderAccessRoleName"], updated["secretAccessRoleName"]) == \
+        (granted["id"], "Edit", "View")
+    kept = client.update_folder_permission(granted["id"], folder_access_role="Owner")  # secret role kept
+    assert (kept["folderAccessRoleName"], kept["secretAccessRoleName"]) == ("Owner", "View")
+    mine = [p for p in org.folder_permissions() if p["folderId"] == folder["id"] and p["userId"] == user["id"]]
+    assert mine == [kept]
+    with pytest.raises(ApiError) as unknown:
+        client.update_folder_permission(10_000_000, folder_access_role="View", folder_id=folder["id"])
+    assert unknown.value.error_code == "API_AccessDenied"
 
 
 def test_secret_permissions_and_summary(client, simulator):
     org = simulator.org
-    secret = next(s for s in org.secrets() if s["inheritsPermissions"])
-    group = org.groups()[1]
-    granted = client.grant_secret_permission(secret["id"], group_id=group["id"], secret_access_role="View")
-    assert granted["groupId"] == group["id"] and granted["secretAccessRoleName"] == "View"
-    assert granted in list(client.iter_secret_permissions(secret["id"]))
+    secret = next(s for s in org.secrets() if s["inheritsPermissions"] and org.inherited_secret_permissions(s["id"]))
+    copied = org.inherited_secret_permissions(secret["id"])
+    group_id = org.add_group("Secret sharers")
+    granted = client.grant_secret_permission(secret["id"], group_id=group_id, secret_access_role="View")
+    assert granted["groupId"] == group_id and granted["secretAccessRoleName"] == "View"
+    listed = list(client.iter_secret_permissions(secret["id"]))
+    assert granted in listed and len(listed) == len(copied) + 1  # the folder's list was copied first
+    assert client.get_secret_summary(secret["id"])["inheritsPermissions"] is False
     client.revoke_secret_permission(granted["id"])
     assert granted["id"] not in {p["id"] for p in org.secret_permissions()}
     summary = client.get_secret_summary(secret["id"])
     assert summary["id"] == secret["id"] and summary["name"] == secret["name"]
     assert "items" not in summary  # the search shape, never the secret's field values
+
+
+def test_a_secret_role_change_updates_the_one_permission(client, simulator):
+    org = simulator.org
+    secret = next(s for s in org.secrets() if not s["inheritsPermissions"])
+    group_id = org.add_group("Secret role changers")
+    granted = client.grant_secret_permission(secret["id"], group_id=group_id, secret_access_role="List")
+    with pytest.raises(ApiError) as again:
+        client.grant_secret_permission(secret["id"], group_id=group_id, secret_access_role="Edit")
+    assert again.value.error_code == "API_DuplicatePermission"
+    updated = client.update_secret_permission(granted["id"], secret_access_role="Edit")
+    assert (updated["id"], updated["secretAccessRoleName"]) == (granted["id"], "Edit")
+    assert [p for p in org.secret_permissions() if p["secretId"] == secret["id"] and p["groupId"] == group_id] \
+        == [updated]
+    with pytest.raises(ApiError) as wrong_secret:
+        client.update_secret_permission(granted["id"], secret_access_role="View", secret_id=secret["id"] + 1)
+    assert wrong_secret.value.status == 400 and org.secret_perms[granted["id"]].role == "Edit"
 
 
 def test_exactly_one_principal_is_required(client):

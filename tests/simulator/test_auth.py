@@ -32,7 +32,7 @@ def test_the_token_answer(simulator: SimulatorServer) -> None:
 def test_api_calls_without_a_valid_token_get_403(simulator: SimulatorServer) -> None:
     for answer in (call(simulator, None), call(simulator, "forged"), call(simulator, None, "users/1")):
         assert answer.status_code == 403 and answer.json() == {"message": "Authentication failed"}
-    assert requests.get(f"{simulator.base_url}/api/v1/healthcheck", timeout=10).json()["healthy"] is True
+    assert requests.get(f"{simulator.base_url}/api/v1/healthcheck", timeout=10).json()["Healthy"] is True
 
 
 def test_a_wrong_password_gets_400(simulator: SimulatorServer) -> None:

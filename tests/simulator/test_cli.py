@@ -23,7 +23,7 @@ def test_the_command_serves_until_interrupted(command: list[str]) -> None:
         lines = [process.stdout.readline() for _ in range(4)]
         base_url = lines[1].split("base URL:", 1)[1].strip()
         assert "username=admin password=admin" in lines[3]
-        assert requests.get(f"{base_url}/api/v1/healthcheck", timeout=10).json()["healthy"] is True
+        assert requests.get(f"{base_url}/api/v1/healthcheck", timeout=10).json()["Healthy"] is True
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
     finally:

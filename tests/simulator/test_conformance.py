@@ -22,7 +22,7 @@ SORT = {"sortBy[0].name": "id", "sortBy[0].direction": "Asc", "take": 3}
 
 # The collection's examples for these two are swagger stubs of three fields; Secret Server (and the
 # thycotic.secretserver PowerShell module's TssFolderPermission) returns the whole permission record.
-SUPERSET = {"POST folder-permissions", "GET folder-permissions/:id"}
+SUPERSET = {"POST folder-permissions", "GET folder-permissions/:id", "PUT folder-permissions/:id"}
 # Lists the simulator leaves empty in these answers (no group owners; a new folder has no children).
 MAY_BE_EMPTY = {"$.owners[]", "$.childFolders[]", "$.childFolders[].secretTemplates[]", "$.extendedFields[]",
                 "$.secretTemplates[]"}
@@ -56,6 +56,8 @@ def call(server: SimulatorServer, org: Organization, endpoint: str) -> requests.
     secret_id = next(s.id for s in org.secret_map.values() if s.active)
     fperm = org.grant_folder_permission(folder_id, user_id=user_id)
     sperm = org.grant_secret_permission(secret_id, user_id=user_id)
+    # A new group holds no permission anywhere: POSTing one for it is not a duplicate.
+    newcomer = org.add_group("Conformance newcomers")
     requests_by_endpoint: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = {
         "GET healthcheck": ("healthcheck", None, None),
         "GET domains": ("domains", SORT, None),
@@ -83,9 +85,12 @@ def call(server: SimulatorServer, org: Organization, endpoint: str) -> requests.
                                                      "includeAssociatedTemplates": "true"}, None),
         "GET folder-permissions": ("folder-permissions", SORT, None),
         "POST folder-permissions": ("folder-permissions", None,
-                                    {"folderId": folder_id, "groupId": group_id, "folderAccessRoleName": "View",
+                                    {"folderId": folder_id, "groupId": newcomer, "folderAccessRoleName": "View",
                                      "secretAccessRoleName": "None", "breakInheritance": True}),
         "GET folder-permissions/:id": (f"folder-permissions/{fperm}", None, None),
+        "PUT folder-permissions/:id": (f"folder-permissions/{fperm}", None,
+                                       {"id": fperm, "folderId": folder_id, "folderAccessRoleName": "Edit",
+                                        "secretAccessRoleName": "View"}),
         "DELETE folder-permissions/:id": (f"folder-permissions/{fperm}", None, None),
         "GET secrets": ("secrets", {**SORT, "filter.extendedFields": "Username"}, None),
         "POST secrets": ("secrets", None, {"name": "Conformance", "secretTemplateId": 2, "folderId": folder_id,
@@ -94,8 +99,10 @@ def call(server: SimulatorServer, org: Organization, endpoint: str) -> requests.
         "GET secrets/:id/summary": (f"secrets/{secret_id}/summary", None, None),
         "GET secret-permissions": ("secret-permissions", SORT, None),
         "POST secret-permissions": ("secret-permissions", None,
-                                    {"secretId": secret_id, "groupId": group_id, "secretAccessRoleName": "List"}),
+                                    {"secretId": secret_id, "groupId": newcomer, "secretAccessRoleName": "List"}),
         "GET secret-permissions/:id": (f"secret-permissions/{sperm}", None, None),
+        "PUT secret-permissions/:id": (f"secret-permissions/{sperm}", None,
+                                       {"id": sperm, "secretId": secret_id, "secretAccessRoleName": "Owner"}),
         "DELETE secret-permissions/:id": (f"secret-permissions/{sperm}", None, None),
     }
     relative, params, body = requests_by_endpoint[endpoint]
@@ -103,8 +110,10 @@ def call(server: SimulatorServer, org: Organization, endpoint: str) -> requests.
 
 
 @pytest.mark.parametrize("endpoint", sorted(EXPECTED["endpoints"]))
-def test_field_names_match_the_official_collection(endpoint: str, simulator: SimulatorServer,
+def test_field_names_match_the_official_collection(endpoint: str, make_simulator: Any,
                                                    sim_org: Organization) -> None:
+    # The collection's casing of the health check is an option; the default is the SDK's (below).
+    simulator = make_simulator(org=sim_org, healthcheck_casing="camel")
     answer = call(simulator, sim_org, endpoint)
     assert answer.status_code == 200, answer.text
     actual = shapes(answer.json())
@@ -135,3 +144,28 @@ def test_error_bodies_match_the_official_collection(make_simulator: Any) -> None
     assert bad.status_code == 400
     assert sorted(bad.json()) == expected["400"]["$"]
     assert bad.json()["errorCode"] == "API_GenericException"
+
+
+def test_the_health_check_answers_the_collections_fields_in_the_casing_real_servers_use(
+        simulator: SimulatorServer) -> None:
+    # Delinea's python-tss-sdk detects a server by reading `Healthy`: PascalCase is what real servers answer.
+    body = requests.get(f"{simulator.base_url}/api/v1/healthcheck", timeout=10).json()
+    expected = EXPECTED["endpoints"]["GET healthcheck"]["$"]
+    assert sorted(body) == sorted(name[0].upper() + name[1:] for name in expected)
+    assert body["Healthy"] is True and body["UtcNow"].endswith("Z")
+
+
+def test_version_and_token_answer_the_documented_fields(simulator: SimulatorServer) -> None:
+    # The collection's examples for these two are empty; shared/reference/secret-server-facts.md documents
+    # {"model": {"version": ...}, ...} and access_token, token_type, expires_in, refresh_token.
+    token = requests.post(f"{simulator.base_url}/oauth2/token", timeout=10,
+                          data={"username": "admin", "password": "admin", "grant_type": "password"})
+    assert token.status_code == 200
+    assert {"access_token", "token_type", "expires_in", "refresh_token"} <= set(token.json())
+    assert token.json()["token_type"] == "bearer" and isinstance(token.json()["expires_in"], int)
+    version = requests.get(f"{simulator.base_url}/api/v1/version", timeout=10,
+                           headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert version.status_code == 200 and version.json()["model"]["version"].startswith("10.9.")
+    refused = requests.post(f"{simulator.base_url}/oauth2/token", timeout=10,
+                            data={"username": "admin", "password": "wrong", "grant_type": "password"})
+    assert refused.status_code == 400 and sorted(refused.json()) == ["error"]

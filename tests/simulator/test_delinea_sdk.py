@@ -1,8 +1,9 @@
 """Delinea's own Python SDK (python-tss-sdk), unmodified, logs in and reads secrets through the simulator.
 
 The SDK first probes `{base}/api/v1/healthcheck` and looks for a `Healthy` key (PascalCase), while the
-official collection documents `healthy`; the simulator answers the collection's casing by default and
-the SDK's with `healthcheck_casing="pascal"`. Everything else the SDK does is the documented API.
+official collection documents `healthy`; the SDK is evidence of what real servers answer, so the
+simulator's default is the SDK's casing (these tests use the defaults). Everything else the SDK does is
+the documented API.
 """
 
 from __future__ import annotations
@@ -10,13 +11,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from delinea.secrets.server import PasswordGrantAuthorizer, SecretServer, SecretServerClientError, ServerSecret
+from delinea.secrets.server import (
+    PasswordGrantAuthorizer,
+    SecretServer,
+    SecretServerClientError,
+    SecretServerError,
+    ServerSecret,
+)
 
 from simulator.state import Organization
 
 
 def test_the_sdk_logs_in_and_reads_a_secret(make_simulator: Any, sim_org: Organization) -> None:
-    server = make_simulator(org=sim_org, healthcheck_casing="pascal")
+    server = make_simulator(org=sim_org)
     secret_id = sim_org.add_secret("sdk test", next(iter(sim_org.folder_map)), template_id=6007,
                                    items={"machine": "db01.example.com", "username": "root",
                                           "password": "s3cr3t-value"})
@@ -29,11 +36,14 @@ def test_the_sdk_logs_in_and_reads_a_secret(make_simulator: Any, sim_org: Organi
     assert secret.fields["password"].value == "s3cr3t-value"
     assert secret.fields["machine"].value == "db01.example.com"
     assert [c.path for c in server.calls("POST")] == ["/SecretServer/oauth2/token"]
+    # Delinea's own client sends the token request the collection documents (a form; values never logged).
+    assert server.calls("POST")[0].body_shape == {"username": "string", "password": "string",
+                                                  "grant_type": "string"}
     assert server.calls("GET", "/api/v1/secrets/")[0].status == 200
 
 
 def test_the_sdk_searches_and_resolves_paths(make_simulator: Any, sim_org: Organization) -> None:
-    server = make_simulator(org=sim_org, healthcheck_casing="pascal")
+    server = make_simulator(org=sim_org)
     client = SecretServer(server.base_url, PasswordGrantAuthorizer(server.base_url, "admin", "admin"))
     folder = next(f for f in sim_org.folder_map.values() if f.parent_id != -1)
     secret_id = sim_org.add_secret("by path", folder.id)
@@ -48,7 +58,7 @@ def test_the_sdk_searches_and_resolves_paths(make_simulator: Any, sim_org: Organ
 
 
 def test_the_sdk_reports_a_wrong_password(make_simulator: Any) -> None:
-    server = make_simulator(healthcheck_casing="pascal")
+    server = make_simulator()
     client = SecretServer(server.base_url, PasswordGrantAuthorizer(server.base_url, "admin", "wrong"))
     try:
         client.get_secret(1)
@@ -56,3 +66,17 @@ def test_the_sdk_reports_a_wrong_password(make_simulator: Any) -> None:
         assert "Login failed" in str(exc.message)
     else:
         raise AssertionError("a wrong password must fail")
+
+
+
+def test_the_sdk_does_not_recognise_the_collections_casing(make_simulator: Any) -> None:
+    # Why the default is PascalCase: with the collection's `healthy`, Delinea's SDK finds no server.
+    server = make_simulator(healthcheck_casing="camel")
+    client = SecretServer(server.base_url, PasswordGrantAuthorizer(server.base_url, "admin", "admin"))
+    try:
+        client.get_secret(1)
+    except SecretServerError as exc:
+        assert "detect server type" in str(exc.message), exc.message
+    else:
+        raise AssertionError("the SDK should not recognise a camelCase health check")
+    assert server.calls("GET", "/api/v1/secrets") == []  # it gave up before asking for anything

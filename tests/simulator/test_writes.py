@@ -20,8 +20,9 @@ def test_create_update_and_suspend_a_user(simulator: SimulatorServer, sim_org: O
     user_id = created.json()["id"]
     assert sim_org.user_map[user_id].display_name == "Jane New" and sim_org.check_password(user_id, "Init-123!")
     assert sim_org.is_member(sim_org.everyone_group_id or 0, user_id)
-    duplicate = client.post(f"{api(simulator)}/users", timeout=10, json={"userName": "JANE.NEW", "password": "x"})
-    assert duplicate.status_code == 400
+    duplicate = client.post(f"{api(simulator)}/users", timeout=10,
+                            json={"userName": "JANE.NEW", "password": "x", "displayName": "Other Jane"})
+    assert duplicate.status_code == 400 and duplicate.json()["errorCode"] == "API_DuplicateUserName"
     patched = client.patch(f"{api(simulator)}/users/{user_id}", timeout=10,
                            json={"enabled": {"dirty": True, "value": False},
                                  "displayName": {"dirty": False, "value": "ignored"}})
