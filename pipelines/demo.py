@@ -180,12 +180,13 @@ def _enqueue(engine: Engine) -> list[str]:
         enqueue_request(conn, operation=Operation.PERMISSION_ADD, code=DEMO_USER, permission_type="group",
                         permission_id=group_id)
         enqueue_request(conn, operation=Operation.PERMISSION_ADD, code=DEMO_USER, permission_type="folder",
-                        permission_id=folder_id, folder_access_role="View", secret_access_role="View")
+                        permission_id=folder_id, folder_access_role="View", secret_access_role="View",
+                        attributes={"breakInheritance": True})  # the folder inherits: asked for, deliberately
         enqueue_request(conn, operation=Operation.ACCOUNT_DISABLE, code=suspended)
     return [
         f"ACCOUNT_CREATE {DEMO_USER} (password Fernet-encrypted in igi.event_out)",
         f"PERMISSION_ADD {DEMO_USER} -> group {group}",
-        f"PERMISSION_ADD {DEMO_USER} -> folder {folder} (View / secrets View)",
+        f"PERMISSION_ADD {DEMO_USER} -> folder {folder} (View / secrets View, breaking its inheritance)",
         f"ACCOUNT_DISABLE {suspended} (suspend)",
     ]
 

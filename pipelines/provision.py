@@ -60,6 +60,7 @@ class ProvisionOptions:
     max_batches: int | None = None  # None: until nothing is due
     workers: int = 1  # workers sharing the queue (sizes each claim so that all of them get work)
     poll_seconds: float = 0.2  # wait between claims while other workers hold requests that may unblock more
+    break_inheritance: bool = False  # grants may break inheritance even when the request does not ask
 
 
 @dataclass
@@ -150,7 +151,7 @@ def run_provisioning(
     ``max_batches``, or ``stop`` is set). Its claims are renewed by a heartbeat while it works."""
     opts = options or ProvisionOptions()
     worker = worker_id or default_worker_id()
-    executor = Executor(client, engine, passwords, worker)
+    executor = Executor(client, engine, passwords, worker, allow_break_inheritance=opts.break_inheritance)
     summary = ProvisionSummary()
     started = time.monotonic()
     with HeldClaims(engine, worker, opts.lease_seconds) as claims:
@@ -306,6 +307,7 @@ def provision_with_settings(
         max_attempts=max_attempts or settings.ss_igi_provision_max_attempts,
         backoff_seconds=settings.ss_igi_provision_backoff_seconds,
         max_batches=max_batches,
+        break_inheritance=settings.ss_igi_provision_break_inheritance,
     )
     engine = open_database(settings)
     try:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     ss_igi_provision_lease_seconds: float = Field(300.0, gt=0, description="Claim lease; then others may take it")
     ss_igi_provision_max_attempts: int = Field(5, ge=1, description="Attempts before a request fails for good")
     ss_igi_provision_backoff_seconds: float = Field(30.0, ge=0, description="First retry delay (doubles, capped)")
+    ss_igi_provision_break_inheritance: bool = Field(
+        False, description="Let folder and secret grants break inheritance without the request asking")
 
     def secret_server_password_value(self) -> SecretStr | None:
         return resolve_secret(self.secret_server_password, self.secret_server_password_block)

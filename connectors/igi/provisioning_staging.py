@@ -8,7 +8,9 @@ function runs on the caller's connection, inside the transaction that also makes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +26,7 @@ from connectors.igi.entities import (
     USERS,
     Entity,
 )
+from connectors.igi.events import PERMISSIONS_SQL
 from connectors.igi.normalize import NEVER_PREFIX
 
 BOOKKEEPING = ("first_seen_run_id", "first_seen_at", "last_changed_run_id", "last_changed_at", "deleted_at")
@@ -197,6 +200,48 @@ def _set_flag(conn: Connection, entity: Entity, key_value: int, column: str, val
     )
     if result.rowcount:
         _log(conn, entity, keys, "changed", before.state, _snapshot(conn, entity, keys).state, event_id)
+
+
+# ---------------------------------------------------------------------------------------------- events
+def _permission_set(conn: Connection, where: str, params: Mapping[str, Any]) -> dict[tuple[int, str, str], Any]:
+    rows = conn.execute(
+        sa.text(f"SELECT user_id, code, functionality_type, functionality, attributes::text AS attributes "
+                f"FROM ({PERMISSIONS_SQL}) p WHERE {where}"), dict(params)).mappings().all()
+    return {(int(r["user_id"]), r["functionality_type"], r["functionality"]): r for r in rows}
+
+
+@contextmanager
+def permission_events(conn: Connection, event_id: int, *, user_id: int | None = None, folder_id: int | None = None,
+                      secret_id: int | None = None, requested_for: int | None = None) -> Iterator[None]:
+    """Around staging writes: the PERMISSION_REMOVE / PERMISSION_ADD target-queue events a reconcile would emit
+    for the direct permissions that change within the block, in one scope (an account, a folder's or a secret's
+    list), so IGI learns of side effects (memberships a new account gets, permissions copied when inheritance
+    breaks). Changes of ``requested_for`` in that scope are IGI's own request and raise none."""
+    if user_id is not None:
+        where, params = "p.user_id = :scope", {"scope": int(user_id)}
+    elif folder_id is not None:
+        where, params = ("p.functionality_type = 'folder' AND (p.attributes->>'folder_id')::int = :scope",
+                         {"scope": int(folder_id)})
+    elif secret_id is not None:
+        where, params = ("p.functionality_type = 'secret' AND (p.attributes->>'secret_id')::int = :scope",
+                         {"scope": int(secret_id)})
+    else:
+        raise ValueError("permission_events needs a scope: user_id, folder_id or secret_id")
+    before = _permission_set(conn, where, params)
+    yield
+    after = _permission_set(conn, where, params)
+    events = [(2, before[k]) for k in sorted(before.keys() - after.keys())]
+    events += [(1, after[k]) for k in sorted(after.keys() - before.keys())]
+    for operation, row in events:
+        if requested_for is not None and int(row["user_id"]) == requested_for:
+            continue
+        attributes = {**json.loads(row["attributes"]), "code": row["code"], "provisioning_event_id": event_id}
+        conn.execute(
+            sa.text("INSERT INTO igi.event_target (run_id, code, operation, state, functionality, functionality_type, "
+                    "attributes) VALUES (NULL, :code, :op, 1, :f, :ft, CAST(:a AS jsonb))"),
+            {"code": row["code"], "op": operation, "f": row["functionality"], "ft": row["functionality_type"],
+             "a": json.dumps(attributes)},
+        )
 
 
 # ---------------------------------------------------------------------------------------------- lookups

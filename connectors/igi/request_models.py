@@ -91,8 +91,9 @@ Count = Annotated[int, BeforeValidator(parse_count)]
 Text = Annotated[str, BeforeValidator(_text)]
 
 
-class AccountAttributes(BaseModel):
-    """Account attributes a request may carry, under their API names (snake_case here)."""
+class RequestAttributes(BaseModel):
+    """Attributes a request may carry: the account's, under their API names (snake_case here), and for a
+    folder or secret grant whether it may break inheritance."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -103,13 +104,14 @@ class AccountAttributes(BaseModel):
     domain_id: Count | None = None
     enabled: Flag | None = None
     is_application_account: Flag | None = None
+    break_inheritance: Flag | None = None
 
     def given(self) -> set[str]:
         """Names of the attributes the request set."""
         return {name for name in type(self).model_fields if getattr(self, name) is not None}
 
 
-# Attribute names as IGI or a person may write them (compared in lower case) -> field of AccountAttributes.
+# Attribute names as IGI or a person may write them (compared in lower case) -> field of RequestAttributes.
 ATTRIBUTE_NAMES = {
     "displayname": "display_name", "display_name": "display_name", "name": "display_name",
     "emailaddress": "email_address", "email_address": "email_address", "email": "email_address",
@@ -119,16 +121,18 @@ ATTRIBUTE_NAMES = {
     "domainid": "domain_id", "domain_id": "domain_id",
     "enabled": "enabled",
     "isapplicationaccount": "is_application_account", "is_application_account": "is_application_account",
+    "breakinheritance": "break_inheritance", "break_inheritance": "break_inheritance",
 }
 _CAMEL = {"display_name": "displayName", "email_address": "emailAddress", "first_name": "firstName",
           "last_name": "lastName", "domain_id": "domainId", "enabled": "enabled",
-          "is_application_account": "isApplicationAccount"}
+          "is_application_account": "isApplicationAccount", "break_inheritance": "breakInheritance"}
 
 # Which attributes each operation takes, and why the others are refused.
 _PROFILE = {"display_name", "email_address", "first_name", "last_name"}
 ALLOWED_ATTRIBUTES: dict[Operation, set[str]] = {
     Operation.ACCOUNT_CREATE: _PROFILE | {"domain_id", "enabled", "is_application_account"},
     Operation.ACCOUNT_MODIFY: _PROFILE | {"enabled"},
+    Operation.PERMISSION_ADD: {"break_inheritance"},  # folder and secret grants only
 }
 _WHY_NOT = {
     "domain_id": "an account's domain is fixed when it is created",
@@ -144,7 +148,7 @@ class ProvisioningRequest:
     operation: Operation
     code: str
     person_code: str | None
-    attributes: AccountAttributes
+    attributes: RequestAttributes
     permission_type: str | None
     permission_id: int | None
     permission_name: str | None
@@ -160,7 +164,7 @@ class ProvisioningRequest:
                 f"code={self.code!r}, permission_type={self.permission_type!r})")
 
 
-def _attributes(operation: Operation, raw: Any) -> AccountAttributes:
+def _attributes(operation: Operation, raw: Any) -> RequestAttributes:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw) if raw.strip() else {}
@@ -190,7 +194,7 @@ def _attributes(operation: Operation, raw: Any) -> AccountAttributes:
                              f"{operation.name} does not take {', '.join(_CAMEL[f] for f in refused)}"
                              + (f" ({reasons})" if reasons else ""))
     try:
-        return AccountAttributes(**named)
+        return RequestAttributes(**named)
     except ValidationError as exc:
         problems = "; ".join(f"{_CAMEL.get(str(e['loc'][0]), e['loc'][0])}: {e['msg'].removeprefix('Value error, ')}"
                              for e in exc.errors())
@@ -254,6 +258,8 @@ def validate_request(row: Mapping[str, Any]) -> ProvisioningRequest:
             secret_role = _role(secret_role, SECRET_ROLES, "secret_access_role")
         elif folder_role or secret_role:
             raise InvalidRequest("InvalidRequest", "a group membership takes no role")
+        if permission_type == "group" and attributes.break_inheritance is not None:
+            raise InvalidRequest("UnsupportedAttribute", "a group membership takes no breakInheritance")
     else:
         given = [n for n in ("permission_type", "permission_id", "permission_name", "folder_access_role",
                              "secret_access_role") if row.get(n) not in (None, "")]
@@ -278,7 +284,7 @@ def _checkpoint(value: Any) -> dict[str, Any] | None:
     return dict(value) if isinstance(value, Mapping) else None
 
 
-def api_attributes(attributes: AccountAttributes) -> dict[str, Any]:
+def api_attributes(attributes: RequestAttributes) -> dict[str, Any]:
     """The profile attributes as the API's user fields (displayName, emailAddress); first and last name make the
     display name when none is given, as the IBM adapter's profile did."""
     out: dict[str, Any] = {}

@@ -27,6 +27,7 @@ FOLDER_PERMISSIONS = Search("/folder-permissions")
 # includeRestricted: restricted secrets (approval, checkout, ...) are still secrets to reconcile.
 SECRETS = Search("/secrets", filters=(("filter.includeRestricted", True),))
 SECRET_PERMISSIONS = Search("/secret-permissions")
+DOMAINS = Search("/domains", key="domainId")
 
 
 def _is_local(record: Any, domain_key: str = "domainId", name_key: str = "domainName") -> bool:
@@ -75,7 +76,15 @@ class ReadOperations(ClientCore):
         filters = {"filter.secretId": int(secret_id)} if secret_id is not None else {}
         return cast(Iterator[SecretPermissionRecord], self._search(SECRET_PERMISSIONS, filters))
 
+    def iter_domains(self) -> Iterator[dict[str, Any]]:
+        """Active Directory domains Secret Server knows (``domainId``, ``domainName``, ``friendlyName``)."""
+        return cast(Iterator[dict[str, Any]], self._search(DOMAINS))
+
     # ------------------------------------------------------------------ single objects
+    def get_folder(self, folder_id: int) -> FolderRecord:
+        """``GET /folders/{id}``: one folder, with its path and whether it inherits its parent's permissions."""
+        return cast(FolderRecord, self._request("GET", f"/folders/{int(folder_id)}"))
+
     def get_secret_summary(self, secret_id: int) -> SecretRecord:
         """``GET /secrets/{id}/summary``: the search shape of one secret (no field values)."""
         return cast(SecretRecord, self._request("GET", f"/secrets/{int(secret_id)}/summary"))

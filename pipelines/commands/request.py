@@ -69,6 +69,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--folder-role", help="folder role: View, Edit, Add Secret, Owner (default View)")
     parser.add_argument("--secret-role", "--role", dest="secret_role",
                         help="secret role: List, View, Edit, Owner (folder default None, secret default View)")
+    parser.add_argument("--break-inheritance", action="store_true",
+                        help="a folder or secret grant may break inheritance (the object stops following its "
+                             "parent and gets a copy of its permissions)")
     parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     parser.add_argument("--json", action="store_true", help="print the request as JSON")
     parser.set_defaults(run=run)
@@ -110,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.database import open_database
 
     op: Operation = args.operation
-    fields: dict[str, Any] = {"person_code": args.person_code, "attributes": _attributes(args.attr)}
+    attributes = _attributes(args.attr)
+    if args.break_inheritance:
+        attributes["breakInheritance"] = "true"
+    fields: dict[str, Any] = {"person_code": args.person_code, "attributes": attributes}
     if op in (Operation.PERMISSION_ADD, Operation.PERMISSION_REMOVE):
         fields.update(_target(args))
         if "permission_type" not in fields:

@@ -23,13 +23,18 @@ def test_account_create_creates_the_user_and_stages_it(sim, world, igi_engine, e
     assert [(c["entity"], c["change_type"], c["run_id"]) for c in log] == [("users", "added", None)]
 
 
-def test_create_of_an_existing_identical_account_is_a_success_without_a_call(sim, enqueue, provision, igi_engine):
+def test_create_over_an_existing_account_is_refused_without_a_call(sim, world, enqueue, provision, igi_engine):
+    # Even with the same attributes: IGI asked for a new account, and this one's password and state are not
+    # what it asked for. Nothing is taken over, and the trace says so.
     eid = enqueue(Op.ACCOUNT_CREATE, "alice", password="whatever-1",
-                  attributes={"displayName": "Alice A", "emailAddress": "alice@example.com"})
+                  attributes={"displayName": "Alice A", "emailAddress": "alice@example.com", "enabled": "false"})
     provision()
     row = event(igi_engine, eid)
-    assert (row["state"], row["trace"]) == (2, "account already exists with these attributes")
+    assert (row["state"], row["erc_status"]) == (3, "AccountExists")
+    assert row["trace"].startswith(f"account 'alice' already exists in Secret Server (user id {world.alice}); "
+                                   "nothing was changed")
     assert writes(sim) == []
+    assert world.org.check_password(world.alice, "Initial-1") and world.org.user_map[world.alice].enabled
 
 
 def test_create_of_an_existing_different_account_fails(sim, enqueue, provision, igi_engine):
@@ -99,14 +104,25 @@ def test_group_membership_add_and_remove(sim, world, enqueue, provision, igi_eng
     assert [m for m, _ in writes(sim)] == ["POST", "DELETE"]
 
 
-def test_folder_permission_on_an_inheriting_folder_breaks_inheritance(sim, world, enqueue, provision, igi_engine):
-    eid = enqueue(Op.PERMISSION_ADD, "alice", permission_type="folder", permission_name="\\Team\\Unix",
-                  folder_access_role="Edit", secret_access_role="View")
+def test_folder_permission_on_an_inheriting_folder_breaks_inheritance_only_when_asked(sim, world, enqueue, provision,
+                                                                                      igi_engine):
+    grant = dict(permission_type="folder", permission_name="\\Team\\Unix", folder_access_role="Edit",
+                 secret_access_role="View")
+    refused = enqueue(Op.PERMISSION_ADD, "alice", **grant)
+    provision()
+    row = event(igi_engine, refused)
+    assert (row["state"], row["erc_status"]) == (3, "InheritanceNotBroken")
+    assert row["trace"].startswith("folder \\Team\\Unix inherits its permissions from folder \\Team: granting here "
+                                   "would break inheritance")
+    assert writes(sim) == [] and world.org.folder_map[world.unix].inherit_permissions
+
+    eid = enqueue(Op.PERMISSION_ADD, "alice", **grant, attributes={"breakInheritance": "yes"})
     provision()
     perms = [p for p in world.org.folder_permissions() if p["folderId"] == world.unix]
     assert {(p["userId"], p["folderAccessRoleName"], p["secretAccessRoleName"]) for p in perms} == {
         (world.alice, "Edit", "View"), (None, "View", "View")}  # alice's, and Ops' copied from \Team
-    assert event(igi_engine, eid)["trace"] == "granted Edit/View on folder \\Team\\Unix"
+    assert event(igi_engine, eid)["trace"] == ("granted Edit/View on folder \\Team\\Unix; inheritance broken: it no "
+                                               "longer follows folder \\Team (1 of its permissions copied onto it)")
     staged = rows(igi_engine, "SELECT folder_permission_id, user_id, folder_access_role FROM "
                               "ss_staging.folder_permissions WHERE deleted_at IS NULL ORDER BY 1")
     assert {s["folder_permission_id"] for s in staged} == {p["id"] for p in perms}
@@ -123,13 +139,14 @@ def test_folder_permission_grant_again_change_role_and_revoke(sim, world, enqueu
     provision()
     traces = [event(igi_engine, e)["trace"] for e in (first, second, upgrade, revoke, revoke_again)]
     assert traces == ["granted View/List on folder \\Team", "already granted View/List on folder \\Team",
-                      "granted Owner/List on folder \\Team", "revoked permission on folder \\Team",
+                      "changed the role on folder \\Team to Owner/List (was View/List)",
+                      "revoked permission on folder \\Team",
                       "already no permission on folder \\Team"]
     assert [p for p in world.org.folder_permissions() if p["userId"] == world.alice] == []
     staged = rows(igi_engine, "SELECT user_id, deleted_at FROM ss_staging.folder_permissions WHERE user_id = :u",
                   u=world.alice)
     assert len(staged) == 1 and staged[0]["deleted_at"] is not None
-    assert [m for m, _ in writes(sim)] == ["POST", "POST", "DELETE"]
+    assert [m for m, _ in writes(sim)] == ["POST", "PUT", "DELETE"]
 
 
 def test_secret_permission_grant_and_revoke(sim, world, enqueue, provision, igi_engine):

@@ -12,7 +12,7 @@ def test_reconcile_after_provisioning_finds_nothing_to_change(sim, world, igi_en
     enqueue(Op.ACCOUNT_CREATE, "carol", password="Carol-Pass-1", attributes={"displayName": "Carol C"})
     enqueue(Op.PERMISSION_ADD, "carol", permission_type="group", permission_name="DBAs")
     enqueue(Op.PERMISSION_ADD, "carol", permission_type="folder", permission_name="\\Team\\Unix",
-            folder_access_role="Edit", secret_access_role="View")
+            folder_access_role="Edit", secret_access_role="View", attributes={"breakInheritance": "true"})
     enqueue(Op.PERMISSION_ADD, "alice", permission_type="secret", permission_id=world.secret,
             secret_access_role="Owner")
     enqueue(Op.PERMISSION_ADD, "alice", permission_type="folder", permission_id=world.team,
