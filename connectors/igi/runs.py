@@ -75,7 +75,8 @@ def hold_run(engine: Engine, *, parameters: Mapping[str, Any], dry_run: bool,
 
 
 def _fail_if_running(engine: Engine, run_id: int, exc: BaseException) -> None:
-    reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+    text = " ".join(str(exc).split())
+    reason = (f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (interrupted)")[:2000]
     try:
         with engine.begin() as conn:
             conn.execute(sa.text(

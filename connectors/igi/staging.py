@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x55_16_1A_05  # one merge into staging at a time
 PREVIEW_PER_ENTITY = 10
+ANALYZE_LOCK_TIMEOUT = "10s"
 
 
 @dataclass
@@ -287,6 +288,9 @@ def _analyze_changed_tables(engine: Engine, result: MergeResult) -> list[str]:
         if written > 1000 or written > 0.1 * (stats.unchanged + written):
             try:
                 with engine.begin() as conn:
+                    # never wait long behind a lock (e.g. a manual VACUUM); an operator's own lock_timeout stands
+                    conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true) "
+                                         "WHERE current_setting('lock_timeout') = '0'", (ANALYZE_LOCK_TIMEOUT,))
                     conn.exec_driver_sql(f"ANALYZE ss_staging.{name}")
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
