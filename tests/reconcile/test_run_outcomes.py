@@ -230,6 +230,7 @@ def test_a_mass_change_of_an_entity_stops_before_the_commit_but_daily_operationa
 def test_a_run_that_would_emit_too_many_events_stops_before_the_commit(igi_engine, ss_client, sim_org):
     first = run_reconcile(igi_engine, ss_client, max_events=20, max_event_percent=1)
     assert first.ok and sum(first.events.values()) > 20  # a first load is exempt: nothing to compare against
+    assert first.warnings == [] and run_row(igi_engine, first.run_id)["warnings"] == []  # its ANALYZE went well
     for n in range(25):
         sim_org.add_user(f"new.hire{n}")  # an account and an "Everyone" membership each
     before = full_dump(igi_engine)
