@@ -1,4 +1,7 @@
-"""Connection test of both sides: Secret Server (version, health) and IGI's database (version, migrations)."""
+"""Connection test of both sides: Secret Server (version, health) and IGI's database (version, migrations).
+
+On an up-to-date database it also records as ``abandoned`` the reconciliation runs still marked running whose
+process is gone, so the run history never shows a run still going that ended hours ago."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import sqlalchemy as sa
 
 from connectors.igi import create_engine
 from connectors.igi.migrations import status as migration_status
+from connectors.igi.runs import mark_abandoned
 from pipelines.database import database_url
 from pipelines.secret_server import open_secret_server
 from pipelines.settings import Settings
@@ -40,6 +44,7 @@ def check_database(settings: Settings) -> CheckResult:
                 version = conn.execute(sa.text("SHOW server_version")).scalar()
                 database = conn.execute(sa.text("SELECT current_database()")).scalar()
             state = migration_status(engine)
+            abandoned = [] if state.pending else mark_abandoned(engine)
         finally:
             engine.dispose()
     except Exception as exc:
@@ -47,6 +52,9 @@ def check_database(settings: Settings) -> CheckResult:
     migrations = f"{len(state.applied)} migrations applied"
     if state.pending:
         migrations += f", {len(state.pending)} pending (ss-igi db upgrade, or the next flow run, applies them)"
+    if abandoned:
+        migrations += (f"; reconciliation run{'s' if len(abandoned) > 1 else ''} "
+                       f"{', '.join(map(str, abandoned))} marked abandoned (process gone)")
     return CheckResult("IGI database", True, f"PostgreSQL {version}, database {database}: {migrations}")
 
 

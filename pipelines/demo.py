@@ -35,7 +35,8 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
         "What did the last run change? (IGI target-queue events by operation)",
         """SELECT operation, functionality_type, count(*) AS events
 FROM igi.event_target
-WHERE run_id = (SELECT max(run_id) FROM ss_staging.reconciliation_runs WHERE status = 'succeeded')
+WHERE run_id = (SELECT max(run_id) FROM ss_staging.reconciliation_runs
+                WHERE status IN ('succeeded', 'partial') AND NOT dry_run)
 GROUP BY 1, 2 ORDER BY 1, 2""",
     ),
     (

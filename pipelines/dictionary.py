@@ -72,7 +72,8 @@ ORDER BY o.folder_path;"""),
     ("What did the last run change, object by object?", """\
 SELECT entity, object_key, change_type, before, after
 FROM ss_staging.change_log
-WHERE run_id = (SELECT max(run_id) FROM ss_staging.reconciliation_runs WHERE status = 'succeeded')
+WHERE run_id = (SELECT max(run_id) FROM ss_staging.reconciliation_runs
+                WHERE status IN ('succeeded', 'partial') AND NOT dry_run)
 ORDER BY change_id;"""),
 ]
 

@@ -7,9 +7,14 @@ client; the Prefect flow `reconcile` wires settings into it, runs one Prefect ta
 Extraction follows the entity declarations (connectors/igi/entities.py): users, groups, folders and secrets
 with one paged search each; memberships per group and permissions per folder / per secret that breaks
 inheritance, fanned out on the client's bounded pool. An entity whose extraction fails (after the connector's
-retries) is loaded as far as it got and never diffed for removals; so is a relation whose parent list is
-incomplete. References are checked against this run's snapshot of the referenced entity, or against staging
-when that entity is out of scope (or incomplete).
+retries) is loaded as far as it got and never diffed for removals; so is an entity with a record rejected
+without a usable id (it may stand for any of its objects), and a relation whose parent list is incomplete.
+Such a run is recorded ``partial``. References are checked against this run's snapshot of the referenced
+entity, or against staging when that entity is out of scope (or incomplete).
+
+Run statuses and what they mean for a caller (the CLI's exit code, the Prefect flow run's state):
+succeeded 0 / Completed; partial 3 / Completed named "Partial" (a warning: merged, some removals withheld);
+failed and aborted 1 / Failed (staging unchanged). abandoned is set later, by a sweep (`mark_abandoned`).
 """
 
 from __future__ import annotations
@@ -28,24 +33,29 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
 from connectors.igi.entities import ENTITIES, Entity, EntityStats, select_entities
-from connectors.igi.normalize import Normalized, Normalizer, check_references, concat_snapshots
-from connectors.igi.runs import start_run
-from connectors.igi.staging import (
+from connectors.igi.limits import (
+    DEFAULT_MAX_CHANGE_PERCENT,
+    DEFAULT_MAX_EVENT_PERCENT,
+    DEFAULT_MAX_EVENTS,
     DEFAULT_MAX_REMOVAL_PERCENT,
     DEFAULT_MAX_REMOVALS,
-    MergeOptions,
-    fail_run,
-    load_run,
-    record_run,
+    DEFAULT_PERCENT_FLOOR,
+    SafetyLimits,
 )
+from connectors.igi.normalize import Normalized, Normalizer, check_references, concat_snapshots
+from connectors.igi.runs import RunHandle, hold_run, mark_abandoned, merged_status
+from connectors.igi.staging import MergeOptions, fail_run, load_run, record_run
 
 log = logging.getLogger(__name__)
 
 Extract = Callable[[Any, str, "list[int] | None"], Normalized]
 
 
+EXIT_CODES = {"succeeded": 0, "partial": 3, "failed": 1, "aborted": 1}
+
+
 class ReconciliationError(RuntimeError):
-    """The run failed, aborted or could not extract everything; ``summary`` says what happened."""
+    """The run failed or was aborted; ``summary`` says what happened."""
 
     def __init__(self, summary: RunSummary) -> None:
         super().__init__(summary.reason())
@@ -55,7 +65,7 @@ class ReconciliationError(RuntimeError):
 @dataclass
 class RunSummary:
     run_id: int
-    status: str  # succeeded, failed or aborted
+    status: str  # succeeded, partial, failed or aborted
     dry_run: bool
     started_at: datetime
     finished_at: datetime | None
@@ -65,17 +75,18 @@ class RunSummary:
     error: str | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
     extract_stats: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded" and not self.incomplete
+        return self.status == "succeeded"
 
     def reason(self) -> str:
         if self.error:
             return f"run {self.run_id} {self.status}: {self.error}"
         if self.incomplete:
             parts = "; ".join(f"{name}: {why}" for name, why in self.incomplete.items())
-            return f"run {self.run_id} loaded without removals for incomplete entities: {parts}"
+            return f"run {self.run_id} {self.status}, loaded without removals for: {parts}"
         return f"run {self.run_id} {self.status}"
 
     def table(self) -> list[dict[str, Any]]:
@@ -89,7 +100,7 @@ class RunSummary:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "stats": {name: s.as_dict() for name, s in self.stats.items()}, "events": dict(self.events),
             "incomplete": dict(self.incomplete), "error": self.error, "preview": list(self.preview),
-            "extract_stats": dict(self.extract_stats),
+            "extract_stats": dict(self.extract_stats), "warnings": list(self.warnings), "reason": self.reason(),
         }
 
 
@@ -142,8 +153,9 @@ def _parents(engine: Engine, entity: Entity, snapshots: dict[str, Normalized]) -
     frame = snap.frame if when is None else snap.frame[(snap.frame[when[0]] == when[1]).fillna(False)]
     ids = {int(v) for v in frame[parent.key[0]].dropna()}
     ids |= {k[0] for k in snap.protected_keys()}  # a rejected parent's children are fetched (and protected)
-    if snap.complete:
+    if snap.removals_withheld() is None:
         return sorted(ids), None
+    # some parent could not be read or identified: its children may be missing from the fan-out
     return sorted(ids | _staging_keys(engine, parent, when)), f"its parent entity {parent.name} is incomplete"
 
 
@@ -181,40 +193,65 @@ def run_reconcile(
     dry_run: bool = False,
     max_removals: int | None = DEFAULT_MAX_REMOVALS,
     max_removal_percent: float | None = DEFAULT_MAX_REMOVAL_PERCENT,
+    max_change_percent: float | None = DEFAULT_MAX_CHANGE_PERCENT,
+    max_events: int | None = DEFAULT_MAX_EVENTS,
+    max_event_percent: float | None = DEFAULT_MAX_EVENT_PERCENT,
+    percent_floor: int = DEFAULT_PERCENT_FLOOR,
+    allow_mass_change: bool = False,
     reemit_events: bool = False,
     flow_run_id: str | None = None,
     extract: Extract = extract_entity,
 ) -> RunSummary:
     """Reconcile Secret Server into staging once; always records the run and returns its summary (failures and
-    aborts included: they leave staging exactly as it was)."""
+    aborts included: they leave staging exactly as it was). The limits are those of connectors/igi/limits.py;
+    ``allow_mass_change`` lifts them all for a planned change."""
     selected = select_entities(list(entities) if entities else None)
+    limits = SafetyLimits.lifted() if allow_mass_change else SafetyLimits(
+        max_removals, max_removal_percent, max_change_percent, max_events, max_event_percent, percent_floor)
     parameters = {"entities": [e.name for e in selected], "dry_run": dry_run, "max_removals": max_removals,
-                  "max_removal_percent": max_removal_percent, "reemit_events": reemit_events}
-    run_id, started_at = start_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id)
-    log.info("reconciliation run %s started: %s", run_id, parameters)
-    snapshots = extract_all(engine, client, selected, extract)
-    ordered = [snapshots[e.name] for e in selected]
-    incomplete = {s.entity.name: s.error or "incomplete" for s in ordered if not s.complete}
-    extract_stats = _client_stats(client)
-    options = MergeOptions(dry_run=dry_run, max_removals=max_removals, max_removal_percent=max_removal_percent,
-                           reemit_events=reemit_events)
+                  "max_removal_percent": max_removal_percent, "max_change_percent": max_change_percent,
+                  "max_events": max_events, "max_event_percent": max_event_percent, "percent_floor": percent_floor,
+                  "allow_mass_change": allow_mass_change, "reemit_events": reemit_events}
+    mark_abandoned(engine)
+    with hold_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id) as run:
+        log.info("reconciliation run %s started: %s", run.run_id, parameters)
+        summary = _run(engine, client, run, selected, MergeOptions(dry_run, limits, reemit_events), extract)
+    log.info("reconciliation run %s %s", run.run_id, summary.reason())
+    return summary
+
+
+def _run(engine: Engine, client: Any, run: RunHandle, selected: list[Entity], options: MergeOptions,
+         extract: Extract) -> RunSummary:
+    run_id = run.run_id
+    ordered: list[Normalized] = []
+    incomplete: dict[str, str] = {}
+    extract_stats: dict[str, Any] = {}
 
     def finish(conn: Any, status: str, result: Any, error: str | None) -> Any:
-        return record_run(conn, run_id, status, result, error, snapshots=ordered, dry_run=dry_run,
+        return record_run(conn, run_id, status, result, error, snapshots=ordered, dry_run=options.dry_run,
                           incomplete=incomplete, extract_stats=extract_stats)
 
-    if len(incomplete) == len(ordered):  # nothing came through (e.g. Secret Server unreachable): fail
-        outcome = fail_run(engine, ordered, "no entity could be extracted: " + "; ".join(
-            f"{name}: {why}" for name, why in incomplete.items()), finish=finish)
-    else:
-        outcome = load_run(engine, run_id, ordered, options, finish=finish)
-    summary = RunSummary(
-        run_id=run_id, status=outcome.status, dry_run=dry_run, started_at=started_at,
+    try:
+        snapshots = extract_all(engine, client, selected, extract)
+        ordered += [snapshots[e.name] for e in selected]
+        incomplete.update({s.entity.name: why for s in ordered if (why := s.removals_withheld()) is not None})
+        extract_stats.update(_client_stats(client))
+        if all(not s.complete for s in ordered):  # nothing came through (e.g. Secret Server unreachable): fail
+            outcome = fail_run(engine, ordered, "no entity could be extracted: " + "; ".join(
+                f"{name}: {why}" for name, why in incomplete.items()), finish=finish)
+        else:
+            outcome = load_run(engine, run_id, ordered, options, finish=finish)
+    except Exception as exc:  # e.g. the Dask scheduler is unreachable: the run is recorded failed, with why
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+        log.error("reconciliation run %s failed: %s", run_id, reason)
+        outcome = fail_run(engine, ordered, reason, finish=finish)
+    status = merged_status(incomplete) if outcome.status == "succeeded" else outcome.status
+    return RunSummary(
+        run_id=run_id, status=status, dry_run=options.dry_run, started_at=run.started_at,
         finished_at=outcome.finished_at, stats=outcome.result.stats, events=outcome.result.events,
         incomplete=incomplete, error=outcome.error, preview=outcome.result.preview, extract_stats=extract_stats,
+        warnings=outcome.result.warnings,
     )
-    log.info("reconciliation run %s %s", run_id, summary.reason())
-    return summary
 
 
 def _client_stats(client: Any) -> dict[str, Any]:
@@ -285,14 +322,21 @@ def reconcile(
     dry_run: bool = False,
     max_removals: int | None = DEFAULT_MAX_REMOVALS,
     max_removal_percent: float | None = DEFAULT_MAX_REMOVAL_PERCENT,
+    max_change_percent: float | None = DEFAULT_MAX_CHANGE_PERCENT,
+    max_events: int | None = DEFAULT_MAX_EVENTS,
+    max_event_percent: float | None = DEFAULT_MAX_EVENT_PERCENT,
+    percent_floor: int = DEFAULT_PERCENT_FLOOR,
+    allow_mass_change: bool = False,
     reemit_events: bool = False,
 ) -> dict[str, Any]:
     """Reconcile Secret Server into IGI staging. ``entities``: a subset (default all); ``dry_run``: compute and
-    report, write only the run record; ``max_removals``/``max_removal_percent``: per-entity removal limits
-    (None: no limit) above which the run aborts; ``reemit_events``: emit every current account and permission
-    to igi.event_target (an initial load into a fresh IGI). Raises `ReconciliationError` when the run failed,
-    aborted or was incomplete; returns the summary otherwise."""
+    report, write only the run record; ``max_*`` and ``percent_floor``: the safety limits (None: no limit; see
+    connectors/igi/limits.py) above which the run aborts; ``allow_mass_change``: lift them all for a planned
+    change; ``reemit_events``: emit every current account and permission to igi.event_target (an initial load
+    into a fresh IGI). Raises `ReconciliationError` when the run failed or aborted (the flow run ends Failed);
+    a partial run ends Completed, in a state named "Partial"; both return the summary."""
     from prefect.runtime import flow_run
+    from prefect.states import Completed
 
     from pipelines.database import open_database
     from pipelines.secret_server import open_secret_server
@@ -304,7 +348,9 @@ def reconcile(
         with open_secret_server(settings) as client:
             summary = run_reconcile(
                 engine, client, entities=entities, dry_run=dry_run, max_removals=max_removals,
-                max_removal_percent=max_removal_percent, reemit_events=reemit_events,
+                max_removal_percent=max_removal_percent, max_change_percent=max_change_percent,
+                max_events=max_events, max_event_percent=max_event_percent, percent_floor=percent_floor,
+                allow_mass_change=allow_mass_change, reemit_events=reemit_events,
                 flow_run_id=str(flow_run.id) if flow_run.id else None,
                 extract=extract_on_dask if os.environ.get(DASK_ADDRESS_SETTING) else extract_task,
             )
@@ -312,12 +358,15 @@ def reconcile(
         engine.dispose()
     publish_artifact(summary)
     get_run_logger().info("reconcile: %s", summary.reason())
+    if summary.status == "partial":  # a warning: merged, some removals withheld. Calling the flow returns data.
+        return Completed(name="Partial", message=summary.reason(), data=summary.as_dict())  # type: ignore[return-value]
     if not summary.ok:
         raise ReconciliationError(summary)
     return summary.as_dict()
 
 
 __all__ = [
+    "EXIT_CODES",
     "ReconciliationError",
     "RunSummary",
     "extract_all",

@@ -20,6 +20,9 @@ Options (also accepted by `Faults.parse` and the CLI's `--faults`, comma-separat
 - `mutate_between_pages`: probability that, before answering a search page after the first
   (`skip > 0`), one record of the searched entity that lies before `skip` is deleted and a new
   one inserted, so that offset paging skips a record and sees a new one.
+- `user_id_null`, `user_id_text`: the user search (`GET /users`) answers the record of the user with this
+  id with `"id": null`, or with `"id": "x<id>"` (not an integer): a record a client must reject.
+- `members_fail_group`: the member list of this group (`GET /groups/{id}/users`) fails every time (500).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ import dataclasses
 import random
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -46,6 +51,9 @@ class Faults:
     drop_connection_rate: float = 0.0
     html_200_rate: float = 0.0
     mutate_between_pages: float = 0.0
+    user_id_null: int | None = None
+    user_id_text: int | None = None
+    members_fail_group: int | None = None
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _slow_rng: random.Random = field(init=False, repr=False, compare=False)
@@ -107,6 +115,21 @@ class Faults:
         if draws[2] < self.html_200_rate:
             return Decision(call, "html", 200)
         return Decision(call, None, mutate=draws[3] < self.mutate_between_pages)
+
+    def fails_always(self, entity: str | None, params: Mapping[str, str]) -> bool:
+        """True for a call that `members_fail_group` makes fail, every time."""
+        return (self.members_fail_group is not None and entity == "group_members"
+                and params.get("id") == str(self.members_fail_group))
+
+    def spoil_ids(self, entity: str | None, payload: Any) -> Any:
+        """The answer of a user search with the ids that `user_id_null` / `user_id_text` spoil."""
+        if entity != "users" or (self.user_id_null is None and self.user_id_text is None) \
+                or not isinstance(payload, dict):
+            return payload
+        spoiled = {k: v for k, v in ((self.user_id_null, None), (self.user_id_text, f"x{self.user_id_text}"))
+                   if k is not None}
+        records = [{**r, "id": spoiled[r["id"]]} if r.get("id") in spoiled else r for r in payload["records"]]
+        return {**payload, "records": records}
 
     def mutation_rng(self) -> random.Random:
         """A deterministic RNG for the records that `mutate_between_pages` changes."""

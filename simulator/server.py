@@ -341,6 +341,8 @@ class SimulatorServer:
                                                             f"http method '{method}'."})
             return self._send(404, {"message": f"No HTTP resource was found that matches the "
                                                         f"request URI '{handler.path}'."})
+        if self.faults.fails_always(entity, params):
+            return self._burst(500)
         query = normalize_query(raw_query)
         request = Request(method, path, query, body, params)
         try:
@@ -351,6 +353,7 @@ class SimulatorServer:
                     scope = int(params["id"]) if "id" in params else None
                     mutate_between_pages(self.org, entity, scope, skip, self.faults.mutation_rng())
             status, payload = route(request)
+            payload = self.faults.spoil_ids(entity, payload)
         except BadRequest as exc:
             return self._send(400, exc.body())
         except Exception as exc:  # the documented 500 body, and a log line for the developer

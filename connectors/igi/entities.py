@@ -5,7 +5,8 @@ driven by these declarations (as a Singer stream class drives its tap); the seve
 Column kinds map to PostgreSQL types: ``int`` -> integer, ``text`` -> text, ``bool`` -> boolean, ``timestamp``
 -> timestamptz (the API's zone-less times are UTC). ``minus_one_null`` turns the API's ``-1`` ("none": root
 folder, local domain, no policy) into NULL. ``required`` columns reject a record that lacks them; ``default``
-fills an absent or null value instead.
+fills an absent or null value instead. ``operational`` columns move in daily use (last login, lockout, last
+access): tracked like the others, but a change in them alone does not count toward the change limit.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Column:
     required: bool = False
     minus_one_null: bool = False
     default: Any = None
+    operational: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,9 @@ USERS = Entity(
         _col("domain_name", "domainName", "text"),
         _col("enabled", "enabled", "bool", required=True),
         _col("is_application_account", "isApplicationAccount", "bool", default=False),
-        _col("is_locked_out", "isLockedOut", "bool", default=False),
-        _col("login_failures", "loginFailures", "int"),
-        _col("last_login", "lastLogin", "timestamp"),
+        _col("is_locked_out", "isLockedOut", "bool", default=False, operational=True),
+        _col("login_failures", "loginFailures", "int", operational=True),
+        _col("last_login", "lastLogin", "timestamp", operational=True),
         _col("created", "created", "timestamp"),
     ),
 )
@@ -183,7 +185,7 @@ SECRETS = Entity(
         _col("is_restricted", "isRestricted", "bool"),
         _col("site_id", "siteId", "int"),
         _col("create_date", "createDate", "timestamp"),
-        _col("last_accessed", "lastAccessed", "timestamp"),
+        _col("last_accessed", "lastAccessed", "timestamp", operational=True),
     ),
     references=(Reference("folder_id", "folders"),),
 )

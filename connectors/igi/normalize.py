@@ -12,7 +12,8 @@ Types: integers -> ``Int64`` (32-bit range checked, since the staging columns ar
 Every record that fails is kept as a `Reject` with a reason: not an object, missing key, missing required
 field, wrong type, neither user nor group on a permission, duplicate key (the first record with that key is
 kept), or a reference to an unknown object (`check_references`). A reject whose key is known carries it, so
-that the load leaves that object exactly as staging has it (a bad record is not evidence of a removal).
+that the load leaves that object exactly as staging has it (a bad record is not evidence of a removal); a
+reject whose key is unknown withholds every removal of its entity for the run (`removals_withheld`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,17 @@ class Normalized:
 
     def protected_keys(self) -> list[tuple[int, ...]]:
         return sorted({r.key for r in self.rejects if r.key is not None})
+
+    def removals_withheld(self) -> str | None:
+        """Why this snapshot cannot tell which objects are gone (None: it can). A record rejected without a
+        usable key may stand for any object of the entity, so none of them may be taken as removed."""
+        if not self.complete:
+            return self.error or "extraction incomplete"
+        unidentified = sum(r.key is None for r in self.rejects)
+        if unidentified:
+            return (f"removals withheld: {unidentified} record{'s' if unidentified > 1 else ''} rejected "
+                    "without a usable id (see ss_staging.rejects)")
+        return None
 
     def loaded_keys(self) -> pd.Index:
         """Keys of the loaded rows (single-column keys only: what references point at)."""
@@ -221,6 +233,7 @@ class Normalizer:
                 self.rejects.append(Reject(
                     self.entity.name, key_text,
                     f"duplicate key {'/'.join(key)} {key_text}: the first record with this key was kept", row,
+                    tuple(int(row[k]) for k in key),
                 ))
             frame = frame.loc[~duplicated].reset_index(drop=True)
         return Normalized(self.entity, frame, self.rejects, self.scanned, complete, error)

@@ -3,12 +3,19 @@
 A run row is written first in its own transaction (status ``running``), so that a run that fails is still
 recorded; it is finished either inside the load's transaction (success) or in a new one after a rollback
 (failed, aborted, dry run). Parameters never hold credentials: callers pass only run options.
+
+While it runs, a run holds a session-level advisory lock on its id, on a connection of its own (`hold_run`).
+A run whose process died lost that lock with its connection, so `mark_abandoned` can tell it from one still
+going, whatever its age, and records it ``abandoned``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,26 +25,93 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi.normalize import Reject
 
-STATUSES = ("running", "succeeded", "failed", "aborted")
+log = logging.getLogger(__name__)
+
+# running, then one outcome. Failures: failed, aborted, abandoned (staging unchanged); a warning: partial
+# (merged, some removals withheld).
+STATUSES = ("running", "succeeded", "partial", "failed", "aborted", "abandoned")
+_RUN_LOCK_CLASS = 0x5516_1A06  # advisory lock (class, run_id): held by the process running that run
 
 
-def start_run(engine: Engine, *, parameters: Mapping[str, Any], dry_run: bool,
-              flow_run_id: str | None = None) -> tuple[int, datetime]:
-    """Insert a ``running`` run row (committed at once); return its id and start time."""
+@dataclass(frozen=True)
+class RunHandle:
+    run_id: int
+    started_at: datetime
+
+
+def merged_status(incomplete: Mapping[str, str]) -> str:
+    """The status of a run whose merge committed: partial when some entity's removals were withheld."""
+    return "partial" if incomplete else "succeeded"
+
+
+@contextmanager
+def hold_run(engine: Engine, *, parameters: Mapping[str, Any], dry_run: bool,
+             flow_run_id: str | None = None) -> Iterator[RunHandle]:
+    """Insert a ``running`` run row and hold its lock until the block ends. If the block raises before the run
+    was finished, the run is recorded failed with the exception as its reason."""
+    with engine.connect() as conn:
+        with conn.begin():
+            row = conn.execute(
+                sa.text(
+                    "INSERT INTO ss_staging.reconciliation_runs (flow_run_id, dry_run, parameters) "
+                    "VALUES (CAST(:flow AS uuid), :dry, CAST(:params AS jsonb)) RETURNING run_id, started_at"
+                ),
+                {"flow": flow_run_id, "dry": dry_run, "params": json.dumps(dict(parameters), default=str)},
+            ).one()
+            # Taken before the row is visible to anyone (the insert commits below), so no sweep can see the row
+            # unlocked; a session lock outlives this transaction.
+            conn.execute(sa.text("SELECT pg_advisory_lock(:c, :r)"), {"c": _RUN_LOCK_CLASS, "r": row.run_id})
+        try:
+            yield RunHandle(int(row.run_id), row.started_at)
+        except BaseException as exc:
+            _fail_if_running(engine, int(row.run_id), exc)
+            raise
+        finally:
+            try:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :r)"), {"c": _RUN_LOCK_CLASS, "r": row.run_id})
+                conn.commit()
+            except Exception:  # the connection is gone, and the lock with it
+                log.debug("run %s: advisory lock already released", row.run_id)
+
+
+def _fail_if_running(engine: Engine, run_id: int, exc: BaseException) -> None:
+    text = " ".join(str(exc).split())
+    reason = (f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (interrupted)")[:2000]
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE ss_staging.reconciliation_runs SET status = 'failed', finished_at = clock_timestamp(), "
+                "error = :error WHERE run_id = :run AND status = 'running'"), {"run": run_id, "error": reason})
+    except Exception:  # the database is what failed: the next run's sweep will mark it abandoned
+        log.warning("run %s could not be recorded as failed; a later run will mark it abandoned", run_id)
+
+
+def mark_abandoned(engine: Engine) -> list[int]:
+    """Record as ``abandoned`` every ``running`` run whose process is gone (nobody holds its lock); their ids."""
+    abandoned: list[int] = []
     with engine.begin() as conn:
-        row = conn.execute(
-            sa.text(
-                "INSERT INTO ss_staging.reconciliation_runs (flow_run_id, dry_run, parameters) "
-                "VALUES (CAST(:flow AS uuid), :dry, CAST(:params AS jsonb)) RETURNING run_id, started_at"
-            ),
-            {"flow": flow_run_id, "dry": dry_run, "params": json.dumps(dict(parameters), default=str)},
-        ).one()
-    return int(row.run_id), row.started_at
+        running = conn.execute(sa.text(
+            "SELECT run_id FROM ss_staging.reconciliation_runs WHERE status = 'running' ORDER BY run_id")).scalars()
+        for run_id in list(running):
+            free = conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:c, :r)"),
+                                {"c": _RUN_LOCK_CLASS, "r": run_id}).scalar_one()
+            if free:
+                abandoned.append(int(run_id))
+        if abandoned:
+            conn.execute(sa.text(
+                "UPDATE ss_staging.reconciliation_runs SET status = 'abandoned', finished_at = clock_timestamp(), "
+                "error = 'its process ended before the run recorded an outcome (staging was left as it was); "
+                "found ' || to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC' "
+                "WHERE run_id = ANY(:ids) AND status = 'running'"), {"ids": abandoned})
+            log.warning("reconciliation runs %s were still marked running with no process: marked abandoned",
+                        ", ".join(map(str, abandoned)))
+    return abandoned
 
 
 def finish_run(conn: Connection, run_id: int, *, status: str, stats: Mapping[str, Any],
                events: Mapping[str, int] | None = None, incomplete: Mapping[str, str] | None = None,
-               extract_stats: Mapping[str, Any] | None = None, error: str | None = None) -> datetime:
+               extract_stats: Mapping[str, Any] | None = None, error: str | None = None,
+               warnings: Sequence[str] = ()) -> datetime:
     """Set the run's outcome (in the caller's transaction); return its finish time."""
     if status not in STATUSES[1:]:
         raise ValueError(f"a run finishes as one of {STATUSES[1:]}, not {status!r}")
@@ -45,16 +119,25 @@ def finish_run(conn: Connection, run_id: int, *, status: str, stats: Mapping[str
         sa.text(
             "UPDATE ss_staging.reconciliation_runs SET finished_at = clock_timestamp(), status = :status, "
             "stats = CAST(:stats AS jsonb), events = CAST(:events AS jsonb), "
-            "incomplete = CAST(:incomplete AS jsonb), extract_stats = CAST(:extract AS jsonb), error = :error "
-            "WHERE run_id = :run RETURNING finished_at"
+            "incomplete = CAST(:incomplete AS jsonb), extract_stats = CAST(:extract AS jsonb), error = :error, "
+            "warnings = CAST(:warnings AS jsonb) WHERE run_id = :run RETURNING finished_at"
         ),
         {
             "run": run_id, "status": status, "stats": json.dumps(stats, default=str),
             "events": json.dumps(dict(events or {})), "incomplete": json.dumps(dict(incomplete or {})),
             "extract": json.dumps(dict(extract_stats or {}), default=str), "error": error,
+            "warnings": json.dumps(list(warnings)),
         },
     ).scalar_one()
     return finished
+
+
+def add_warning(engine: Engine, run_id: int, warning: str) -> None:
+    """Append a warning to a finished run's record (its outcome stays what it is)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE ss_staging.reconciliation_runs SET warnings = warnings || jsonb_build_array(CAST(:w AS text)) "
+            "WHERE run_id = :run"), {"run": run_id, "w": warning})
 
 
 def _clean(value: Any) -> Any:

@@ -6,14 +6,19 @@ Everything happens in one transaction per run (`load_run`):
    records into ``_protect_<entity>``;
 2. compute the diff against the current staging table into ``_diff_<entity>``, set-based: 'added' (key not in
    staging), 'revived' (key in staging with deleted_at set), 'changed' (some contract column IS DISTINCT FROM),
-   'removed' (current staging row absent from the snapshot; only for an entity whose extraction completed, and
-   never a protected key: a record that failed validation leaves its object as it was);
-3. check the removal thresholds: a breach raises `RemovalThresholdExceeded` before anything is written;
+   'removed' (current staging row absent from the snapshot; only for an entity whose snapshot can show
+   removals: read completely and no record rejected without a key; and never a protected key: a record that
+   failed validation leaves its object as it was);
+3. check the safety limits of removals and changes (connectors/igi/limits.py): a breach raises
+   `SafetyLimitExceeded` before anything is written;
 4. insert, update (only rows that differ), mark removed, revive; write one change_log row per row touched
-   (see sql/004_reconciliation.sql for its semantics) and the IGI events (connectors/igi/events.py);
-5. a dry run rolls all of it back and reports what it found; only the run record is written.
+   (see sql/004_reconciliation.sql for its semantics) and the IGI events (connectors/igi/events.py); check the
+   event limits (a breach rolls all of it back);
+5. a dry run rolls all of it back and reports what it found (a breached limit becomes a warning); only the run
+   record is written.
 
-Any failure rolls back: staging is exactly as before, and the run is recorded as failed with the reason.
+Any failure before the commit rolls back: staging is exactly as before, and the run is recorded as failed
+with the reason. After the commit the run is what it is: housekeeping that fails (ANALYZE) is a warning.
 """
 
 from __future__ import annotations
@@ -29,33 +34,21 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi import events
 from connectors.igi.entities import PG_TYPES, SQL_TYPES, Entity, EntityStats
+from connectors.igi.limits import SafetyLimitExceeded, SafetyLimits, breach_message, entity_breaches, event_breaches
 from connectors.igi.normalize import Normalized
-from connectors.igi.runs import finish_run, write_rejects
+from connectors.igi.runs import add_warning, finish_run, merged_status, write_rejects
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_REMOVALS = 500
-DEFAULT_MAX_REMOVAL_PERCENT = 10.0
 _LOCK_KEY = 0x55_16_1A_05  # one merge into staging at a time
 PREVIEW_PER_ENTITY = 10
-# The percent limit ignores an entity losing this many rows or fewer: on a small table a couple of ordinary
-# removals are a large share. The count limit always applies.
-PERCENT_FLOOR = 10
-
-
-class RemovalThresholdExceeded(RuntimeError):
-    """The run would remove more staging rows than allowed; nothing was written. ``stats``: the diff's counts."""
-
-    def __init__(self, message: str, stats: dict[str, EntityStats]) -> None:
-        super().__init__(message)
-        self.stats = stats
+ANALYZE_LOCK_TIMEOUT = "10s"
 
 
 @dataclass
 class MergeOptions:
     dry_run: bool = False
-    max_removals: int | None = DEFAULT_MAX_REMOVALS  # per entity; None: no limit
-    max_removal_percent: float | None = DEFAULT_MAX_REMOVAL_PERCENT  # of the entity's current rows; None: none
+    limits: SafetyLimits = field(default_factory=SafetyLimits)
     reemit_events: bool = False  # emit every current account and permission, not just the changes
 
 
@@ -64,6 +57,7 @@ class MergeResult:
     stats: dict[str, EntityStats]
     events: dict[str, int] = field(default_factory=dict)
     preview: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 Finish = Callable[[Connection, str, "MergeResult", "str | None"], Any]
@@ -71,7 +65,7 @@ Finish = Callable[[Connection, str, "MergeResult", "str | None"], Any]
 
 @dataclass
 class LoadOutcome:
-    status: str  # succeeded, failed or aborted
+    status: str  # succeeded (the merge committed, or the dry run ran), failed or aborted
     result: MergeResult
     error: str | None = None
     finished_at: Any = None
@@ -95,19 +89,23 @@ def _diff_sql(entity: Entity, *, removals: bool) -> str:
     keys_i = ", ".join(f"i.{k}" for k in key)
     keys_s = ", ".join(f"s.{k}" for k in key)
     differs = " OR ".join(f"s.{c.name} IS DISTINCT FROM i.{c.name}" for c in entity.value_columns) or "false"
+    # counts toward the change limit: a column other than an operational one differs
+    counts = " OR ".join(f"s.{c.name} IS DISTINCT FROM i.{c.name}"
+                         for c in entity.value_columns if not c.operational) or "false"
     sql = f"""
         CREATE TEMP TABLE _diff_{entity.name} ON COMMIT DROP AS
         SELECT CASE WHEN s.{k0} IS NULL THEN 'added' WHEN s.deleted_at IS NOT NULL THEN 'revived'
                     ELSE 'changed' END AS change,
                {keys_i},
                CASE WHEN s.{k0} IS NULL THEN NULL ELSE {_json("s", entity)} END AS before,
-               {_json("i", entity)} AS after
+               {_json("i", entity)} AS after,
+               ({counts}) AS counted
         FROM _in_{entity.name} i LEFT JOIN {t} s ON {_on("s", "i", key)}
         WHERE s.{k0} IS NULL OR s.deleted_at IS NOT NULL OR ({differs})"""
     if removals:
         sql += f"""
         UNION ALL
-        SELECT 'removed', {keys_s}, {_json("s", entity)}, NULL
+        SELECT 'removed', {keys_s}, {_json("s", entity)}, NULL, true
         FROM {t} s
         WHERE s.deleted_at IS NULL
           AND NOT EXISTS (SELECT 1 FROM _in_{entity.name} i WHERE {_on("i", "s", key)})
@@ -174,24 +172,6 @@ def _stage_incoming(conn: Connection, snapshot: Normalized) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- merge
-def _check_thresholds(stats: dict[str, EntityStats], current: dict[str, int], options: MergeOptions) -> None:
-    breaches = []
-    for name, s in stats.items():
-        if not s.removed:
-            continue
-        percent = 100.0 * s.removed / current[name] if current[name] else 0.0
-        over = []
-        if options.max_removals is not None and s.removed > options.max_removals:
-            over.append(f"max_removals={options.max_removals}")
-        if (options.max_removal_percent is not None and s.removed > PERCENT_FLOOR
-                and percent > options.max_removal_percent):
-            over.append(f"max_removal_percent={options.max_removal_percent:g}")
-        if over:
-            breaches.append(f"{name}: {s.removed} of {current[name]} ({percent:.1f}%) above {' and '.join(over)}")
-    if breaches:
-        raise RemovalThresholdExceeded("removal threshold exceeded, nothing written: " + "; ".join(breaches), stats)
-
-
 def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized],
                    options: MergeOptions) -> MergeResult:
     """Diff and merge the snapshots into staging in the caller's transaction (see the module doc)."""
@@ -199,31 +179,43 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     stats: dict[str, EntityStats] = {}
     current: dict[str, int] = {}
+    counted: dict[str, int] = {}
     preview: list[dict[str, Any]] = []
     for snap in snapshots:
         entity = snap.entity
         _stage_incoming(conn, snap)
-        conn.exec_driver_sql(_diff_sql(entity, removals=snap.complete))
-        counts: dict[str, int] = dict(conn.exec_driver_sql(
-            f"SELECT change, count(*) FROM _diff_{entity.name} GROUP BY change").all())
+        removals = snap.removals_withheld() is None
+        conn.exec_driver_sql(_diff_sql(entity, removals=removals))
+        counts: dict[str, int] = {}
+        for change, n, n_counted in conn.exec_driver_sql(
+                f"SELECT change, count(*), count(*) FILTER (WHERE counted) FROM _diff_{entity.name} GROUP BY change"):
+            counts[change] = n
+            if change == "changed":
+                counted[entity.name] = n_counted
         current[entity.name] = conn.exec_driver_sql(
             f"SELECT count(*) FROM ss_staging.{entity.name} WHERE deleted_at IS NULL").scalar_one()
         added = counts.get("added", 0) + counts.get("revived", 0)
         stats[entity.name] = EntityStats(
             scanned=snap.scanned, added=added, changed=counts.get("changed", 0),
             removed=counts.get("removed", 0), unchanged=len(snap.frame) - added - counts.get("changed", 0),
-            rejected=len(snap.rejects), complete=snap.complete,
+            rejected=len(snap.rejects), complete=removals,
         )
         if options.dry_run:
             rows = conn.exec_driver_sql(
                 f"SELECT change, {_key_text('d', entity)} FROM _diff_{entity.name} d "
                 f"ORDER BY 1, {', '.join(f'd.{k}' for k in entity.key)} LIMIT {PREVIEW_PER_ENTITY}").all()
             preview += [{"entity": entity.name, "object_key": key, "change_type": change} for change, key in rows]
-    _check_thresholds(stats, current, options)
+    breaches = entity_breaches(stats, counted, current, options.limits)
+    if breaches and not options.dry_run:
+        raise SafetyLimitExceeded(breach_message(breaches), stats)
 
     touched = any(s.added or s.changed or s.removed for s in stats.values())
+    known_before = 0
     if touched or options.reemit_events:
         events.snapshot_permissions(conn, "_perm_before")
+        known_before = conn.exec_driver_sql(
+            "SELECT (SELECT count(*) FROM _perm_before) "
+            "+ (SELECT count(*) FROM ss_staging.users WHERE deleted_at IS NULL)").scalar_one()
     for snap in snapshots:
         if stats[snap.entity.name].added or stats[snap.entity.name].changed or stats[snap.entity.name].removed:
             for statement in _apply_sql(snap.entity):
@@ -233,7 +225,12 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
         events.snapshot_permissions(conn, "_perm_after")
         users_diffed = any(s.entity.name == "users" for s in snapshots)
         written = events.write_events(conn, run_id, users_diff=users_diffed, reemit=options.reemit_events)
-    return MergeResult(stats, written, preview)
+        if not options.reemit_events:  # a re-emit sends every event on purpose
+            breaches += event_breaches(written, known_before, options.limits)
+            if breaches and not options.dry_run:
+                raise SafetyLimitExceeded(breach_message(breaches), stats, written)
+    warnings = [f"a real run would stop here: {breach_message(breaches)}"] if breaches else []
+    return MergeResult(stats, written, preview, warnings)
 
 
 def load_run(
@@ -257,12 +254,10 @@ def load_run(
             else:
                 finished = finish(conn, "succeeded", result, None)
                 transaction.commit()
-                _analyze_changed_tables(conn, result)
-            return LoadOutcome("succeeded", result, None, finished)
-        except RemovalThresholdExceeded as exc:
+        except SafetyLimitExceeded as exc:
             if transaction.is_active:
                 transaction.rollback()
-            aborted = MergeResult(exc.stats)
+            aborted = MergeResult(exc.stats, exc.events)
             with conn.begin():
                 finished = finish(conn, "aborted", aborted, str(exc))
             return LoadOutcome("aborted", aborted, str(exc), finished)
@@ -271,18 +266,38 @@ def load_run(
                 transaction.rollback()
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
             log.error("reconciliation load failed, rolled back: %s", reason)
-        return fail_run(engine, snapshots, reason, finish=finish, conn=conn)
+            return fail_run(engine, snapshots, reason, finish=finish, conn=conn)
+    if not options.dry_run:  # committed: the run is what it is, whatever happens next
+        for warning in _analyze_changed_tables(engine, result):
+            result.warnings.append(warning)
+            try:
+                add_warning(engine, run_id, warning)
+            except Exception as exc:
+                log.warning("run %s: could not record the warning %r: %s", run_id, warning, exc)
+    return LoadOutcome("succeeded", result, None, finished)
 
 
-def _analyze_changed_tables(conn: Connection, result: MergeResult) -> None:
+def _analyze_changed_tables(engine: Engine, result: MergeResult) -> list[str]:
     """Refresh planner statistics of tables whose content changed a lot (a first load above all): autovacuum
     gets to it only after its nap, and until then analysts' joins over the views run on empty-table plans
-    (seen: a filtered effective_access query at scale m taking 68 s before ANALYZE, 0.15 s after)."""
+    (seen: a filtered effective_access query at scale m taking 68 s before ANALYZE, 0.15 s after). Runs after
+    the commit: a failure (a lock timeout, a cancelled statement) is returned as a warning, never raised."""
+    warnings = []
     for name, stats in result.stats.items():
         written = stats.added + stats.changed + stats.removed
         if written > 1000 or written > 0.1 * (stats.unchanged + written):
-            with conn.begin():
-                conn.exec_driver_sql(f"ANALYZE ss_staging.{name}")
+            try:
+                with engine.begin() as conn:
+                    # never wait long behind a lock (e.g. a manual VACUUM); an operator's own lock_timeout stands
+                    conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true) "
+                                         "WHERE current_setting('lock_timeout') = '0'", (ANALYZE_LOCK_TIMEOUT,))
+                    conn.exec_driver_sql(f"ANALYZE ss_staging.{name}")
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+                log.warning("after the commit, ANALYZE ss_staging.%s failed: %s", name, reason)
+                warnings.append(f"after the commit, ANALYZE ss_staging.{name} failed "
+                                f"(planner statistics are stale until autovacuum analyzes it): {reason}")
+    return warnings
 
 
 def fail_run(engine: Engine, snapshots: Sequence[Normalized], reason: str, *, finish: Finish,
@@ -302,8 +317,12 @@ def fail_run(engine: Engine, snapshots: Sequence[Normalized], reason: str, *, fi
 def record_run(conn: Connection, run_id: int, status: str, result: MergeResult, error: str | None, *,
                snapshots: Sequence[Normalized], dry_run: bool, incomplete: dict[str, str],
                extract_stats: dict[str, Any]) -> Any:
-    """The usual ``finish`` for `load_run`: rejects (not for a dry run) and the run row."""
+    """The usual ``finish`` for `load_run`: rejects (not for a dry run) and the run row; a merge that went
+    through with some removals withheld (``incomplete``) is recorded ``partial``."""
     if not dry_run:
         write_rejects(conn, run_id, (r for s in snapshots for r in s.rejects))
+    if status == "succeeded":
+        status = merged_status(incomplete)
     return finish_run(conn, run_id, status=status, stats={k: v.as_dict() for k, v in result.stats.items()},
-                      events=result.events, incomplete=incomplete, extract_stats=extract_stats, error=error)
+                      events=result.events, incomplete=incomplete, extract_stats=extract_stats, error=error,
+                      warnings=result.warnings)

@@ -1,19 +1,30 @@
 """`ss-igi reconcile`: reconcile Secret Server into IGI staging (the `reconcile` flow) and print the run's summary.
 
-Exit status 1 with a one-line reason when the run failed, was aborted by a removal threshold, or could not
-extract every entity (the table is printed first in every case).
+The summary table is printed first in every case; the exit status follows the run's status (README: run
+history): 0 succeeded, 3 partial (merged, some removals withheld: a warning), 1 failed or aborted (staging
+unchanged), each non-zero one with a one-line reason on stderr. A dry run previews: it reports a safety limit
+that a real run would stop on as a warning and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.igi.entities import ENTITY_NAMES
-from connectors.igi.staging import DEFAULT_MAX_REMOVAL_PERCENT, DEFAULT_MAX_REMOVALS
+from connectors.igi.limits import (
+    DEFAULT_MAX_CHANGE_PERCENT,
+    DEFAULT_MAX_EVENT_PERCENT,
+    DEFAULT_MAX_REMOVAL_PERCENT,
+    DEFAULT_MAX_REMOVALS,
+    DEFAULT_PERCENT_FLOOR,
+)
+from connectors.igi.staging import PREVIEW_PER_ENTITY
 
 STAT_COLUMNS = ("scanned", "added", "changed", "removed", "unchanged", "rejected")
 
@@ -29,18 +40,35 @@ def _entities(text: str) -> list[str]:
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("reconcile", help="reconcile Secret Server into IGI staging",
                             description="Extract users, groups, memberships, folders, secrets and permissions "
-                                        "from Secret Server and load the differences into IGI staging.")
+                                        "from Secret Server and load the differences into IGI staging. "
+                                        "Exit status: 0 succeeded, 3 partial, 1 failed or aborted.")
     parser.add_argument("--entities", type=_entities, default=None, metavar="LIST",
                         help=f"comma-separated subset to reconcile (default all: {','.join(ENTITY_NAMES)})")
     parser.add_argument("--dry-run", action="store_true",
                         help="compute and report the changes; write nothing but the run record")
-    parser.add_argument("--max-removals", type=int, default=DEFAULT_MAX_REMOVALS, metavar="N",
+    limits = parser.add_argument_group(
+        "safety limits", "a run over any of them aborts before writing anything; percentages ignore "
+                         "an entity (or event set) with --percent-floor changes or fewer")
+    limits.add_argument("--max-removals", type=int, default=DEFAULT_MAX_REMOVALS, metavar="N",
                         help=f"abort if an entity would lose more than N rows (default {DEFAULT_MAX_REMOVALS})")
-    parser.add_argument("--max-removal-percent", type=float, default=DEFAULT_MAX_REMOVAL_PERCENT, metavar="P",
+    limits.add_argument("--max-removal-percent", type=float, default=DEFAULT_MAX_REMOVAL_PERCENT, metavar="P",
                         help="abort if an entity would lose more than P%% of its rows "
-                             f"(default {DEFAULT_MAX_REMOVAL_PERCENT:g}; ignored for 10 removals or fewer)")
-    parser.add_argument("--no-removal-limits", action="store_true",
+                             f"(default {DEFAULT_MAX_REMOVAL_PERCENT:g})")
+    limits.add_argument("--no-removal-limits", action="store_true",
                         help="disable both removal limits for this run")
+    limits.add_argument("--max-change-percent", type=float, default=DEFAULT_MAX_CHANGE_PERCENT, metavar="P",
+                        help="abort if more than P%% of an entity's rows would change, operational columns "
+                             f"(last login, lockout, last access) aside (default {DEFAULT_MAX_CHANGE_PERCENT:g})")
+    limits.add_argument("--max-events", type=int, default=None, metavar="N",
+                        help="abort if the run would write more than N IGI events (default: no count limit)")
+    limits.add_argument("--max-event-percent", type=float, default=DEFAULT_MAX_EVENT_PERCENT, metavar="P",
+                        help="abort if the events would exceed P%% of the accounts and permissions IGI knew "
+                             f"(default {DEFAULT_MAX_EVENT_PERCENT:g}; a first load is exempt)")
+    limits.add_argument("--percent-floor", type=int, default=DEFAULT_PERCENT_FLOOR, metavar="N",
+                        help=f"percentage limits ignore N changes or fewer (default {DEFAULT_PERCENT_FLOOR})")
+    limits.add_argument("--allow-mass-change", action="store_true",
+                        help="lift every safety limit for this run: a planned mass change (check it with "
+                             "--dry-run first)")
     parser.add_argument("--reemit-events", action="store_true",
                         help="emit every current account and permission to igi.event_target "
                              "(initial load into a fresh IGI)")
@@ -48,25 +76,30 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.reconcile import ReconciliationError, reconcile
+    from pipelines.reconcile import EXIT_CODES, ReconciliationError, reconcile
 
-    limits_off = args.no_removal_limits
+    removals_off = args.no_removal_limits
     try:
         summary = reconcile(
             entities=args.entities, dry_run=args.dry_run,
-            max_removals=None if limits_off else args.max_removals,
-            max_removal_percent=None if limits_off else args.max_removal_percent,
-            reemit_events=args.reemit_events,
+            max_removals=None if removals_off else args.max_removals,
+            max_removal_percent=None if removals_off else args.max_removal_percent,
+            max_change_percent=args.max_change_percent, max_events=args.max_events,
+            max_event_percent=args.max_event_percent, percent_floor=args.percent_floor,
+            allow_mass_change=args.allow_mass_change, reemit_events=args.reemit_events,
         )
     except ReconciliationError as exc:
         print_summary(exc.summary.as_dict())
         raise RuntimeError(exc.summary.reason()) from None
     print_summary(summary)
-    return 0
+    code = EXIT_CODES[summary["status"]]
+    if code:
+        print(f"ss-igi reconcile: {summary['reason']}", file=sys.stderr)
+    return code
 
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
-    """The run's summary as a rich table: one row per entity, events and outcome below."""
+    """The run's summary as a rich table: one row per entity; a dry run's first changes, events, outcome below."""
     dry = " (dry run)" if summary.get("dry_run") else ""
     table = Table(title=f"ss-igi reconcile: run {summary['run_id']} {summary['status']}{dry}")
     table.add_column("Entity")
@@ -78,9 +111,15 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
                       "yes" if stats.get("complete", True) else "[red]no[/red]")
     out = console or Console()
     out.print(table)
+    if summary.get("preview"):
+        out.print(f"First changes (up to {PREVIEW_PER_ENTITY} per entity):")
+        for change in summary["preview"]:
+            out.print(f"  {change['change_type']:<8} {change['entity']} {change['object_key']}")
     events = ", ".join(f"{name} {count}" for name, count in summary.get("events", {}).items()) or "none"
     out.print(f"IGI events{' that would be written' if dry else ''}: {events}")
     for name, reason in summary.get("incomplete", {}).items():
-        out.print(f"[yellow]incomplete[/yellow] {name}: {reason}")
+        out.print(f"[yellow]incomplete[/yellow] {name}: {escape(reason)}")
+    for warning in summary.get("warnings", []):
+        out.print(f"[yellow]warning[/yellow]: {escape(warning)}")
     if summary.get("error"):
-        out.print(f"[red]{summary['status']}[/red]: {summary['error']}")
+        out.print(f"[red]{summary['status']}[/red]: {escape(summary['error'])}")

@@ -30,3 +30,15 @@ def client_for() -> Iterator[Callable[..., SecretServerClient]]:
     yield factory
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch, simulator: SimulatorServer, igi_database_url: str) -> str:
+    """Settings (environment variables) that point the flow and the CLI at the simulator and the test database."""
+    for name in ("SECRET_SERVER_PASSWORD_BLOCK", "IGI_DATABASE_URL_BLOCK", "SECRET_SERVER_DOMAIN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SECRET_SERVER_URL", simulator.base_url)
+    monkeypatch.setenv("SECRET_SERVER_USERNAME", simulator.username)
+    monkeypatch.setenv("SECRET_SERVER_PASSWORD", simulator.password)
+    monkeypatch.setenv("IGI_DATABASE_URL", igi_database_url)
+    return igi_database_url

@@ -11,17 +11,6 @@ from pipelines.reconcile import ReconciliationError, reconcile
 from tests.reconcile.helpers import run_row, staging, truth
 
 
-@pytest.fixture
-def settings_env(monkeypatch, simulator, igi_database_url):
-    for name in ("SECRET_SERVER_PASSWORD_BLOCK", "IGI_DATABASE_URL_BLOCK", "SECRET_SERVER_DOMAIN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SECRET_SERVER_URL", simulator.base_url)
-    monkeypatch.setenv("SECRET_SERVER_USERNAME", simulator.username)
-    monkeypatch.setenv("SECRET_SERVER_PASSWORD", simulator.password)
-    monkeypatch.setenv("IGI_DATABASE_URL", igi_database_url)
-    return igi_database_url
-
-
 def _artifact_rows(key: str) -> list[dict]:
     import json
 

@@ -57,7 +57,10 @@ def test_invalid_records_are_rejected_with_reasons_and_their_objects_left_as_the
     summary = run_reconcile(igi_engine, Tampered(ss_client, iter_users=users, iter_group_members=members,
                                                  iter_folder_permissions=folder_permissions))
 
-    assert summary.status == "succeeded"
+    # a user record without a usable id could be any user: no user is taken as removed, and the run says so
+    assert summary.status == "partial"
+    assert list(summary.incomplete) == ["users"] and "2 records rejected without a usable id" in summary.incomplete[
+        "users"]
     rejects = _rejects(igi_engine, summary.run_id)
     reasons = {(r["entity"], r["source_id"]): r["reason"] for r in rejects}
     assert reasons[("users", str(victim["id"]))] == "wrong type or value for enabled (expected bool): 'yes'"
