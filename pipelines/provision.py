@@ -32,7 +32,7 @@ import requests
 from prefect import flow, get_run_logger
 from sqlalchemy.engine import Engine
 
-from connectors.igi import queue
+from connectors.igi import provisioning_staging, queue
 from connectors.igi.request_models import InvalidRequest, Operation, ProvisioningRequest, validate_request
 from connectors.secret_server import (
     ApiError,
@@ -244,6 +244,7 @@ def _write_back(engine: Engine, summary: ProvisionSummary, event_id: int, op: st
             if held and staging is not None:
                 try:
                     with conn.begin_nested():
+                        provisioning_staging.hold_staging(conn)
                         staging(conn)
                 except Exception as exc:  # staging is a mirror: never lose the outcome over it
                     log.warning("request %s: staging not updated (%s)", event_id, type(exc).__name__,

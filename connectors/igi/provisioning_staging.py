@@ -3,7 +3,10 @@ with the same bookkeeping as reconciliation (first_seen_at, last_changed_at, del
 tied to the request (``event_id``, ``run_id`` NULL), so the next reconcile finds nothing to change.
 
 Row at a time on purpose: a request touches one object (or one folder's or secret's permission list). Each
-function runs on the caller's connection, inside the transaction that also makes the request final.
+function runs on the caller's connection, inside the transaction that also makes the request final, after
+`hold_staging` has taken the staging lock shared (a reconcile merge takes it exclusively, so the two never
+interleave). Times are the time of the change (``clock_timestamp()``), not of the transaction's start: a
+reconcile that started before a write-back leaves the rows it wrote alone (connectors/igi/staging.py).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from connectors.igi.entities import (
 )
 from connectors.igi.events import PERMISSIONS_SQL
 from connectors.igi.normalize import NEVER_PREFIX
+from connectors.igi.staging import STAGING_LOCK_KEY
 
 BOOKKEEPING = ("first_seen_run_id", "first_seen_at", "last_changed_run_id", "last_changed_at", "deleted_at")
 _MINUS = "ARRAY[" + ", ".join(f"'{c}'" for c in BOOKKEEPING) + "]::text[]"
@@ -87,8 +91,9 @@ def _log(conn: Connection, entity: Entity, keys: Mapping[str, Any], change: str,
          after: str | None, event_id: int) -> None:
     conn.execute(
         sa.text(
-            "INSERT INTO ss_staging.change_log (run_id, event_id, entity, object_key, change_type, before, after) "
-            "VALUES (NULL, :event_id, :entity, :key, :change, CAST(:before AS jsonb), CAST(:after AS jsonb))"
+            "INSERT INTO ss_staging.change_log (run_id, event_id, entity, object_key, change_type, before, after, "
+            "changed_at) VALUES (NULL, :event_id, :entity, :key, :change, CAST(:before AS jsonb), "
+            "CAST(:after AS jsonb), clock_timestamp())"
         ),
         {"event_id": event_id, "entity": entity.name, "key": ":".join(str(keys[k]) for k in entity.key),
          "change": change, "before": before, "after": after},
@@ -104,13 +109,13 @@ def upsert(conn: Connection, entity: Entity, row: Mapping[str, Any], *, event_id
     columns = list(row)
     values = [c for c in columns if c not in entity.key]
     updates = ", ".join([*(f"{c} = EXCLUDED.{c}" for c in values), "deleted_at = NULL",
-                         "last_changed_at = now()", "last_changed_run_id = NULL"])
+                         "last_changed_at = clock_timestamp()", "last_changed_run_id = NULL"])
     mine, theirs = ", ".join("t." + c for c in values), ", ".join("EXCLUDED." + c for c in values)
     differs = f"ROW({mine}) IS DISTINCT FROM ROW({theirs})" if values else "false"
     result = conn.execute(
         sa.text(
             f"INSERT INTO ss_staging.{entity.name} AS t ({', '.join(columns)}, first_seen_at, last_changed_at) "
-            f"VALUES ({', '.join(':' + c for c in columns)}, now(), now()) "
+            f"VALUES ({', '.join(':' + c for c in columns)}, clock_timestamp(), clock_timestamp()) "
             f"ON CONFLICT ({', '.join(entity.key)}) DO UPDATE SET {updates} "
             f"WHERE {differs} OR t.deleted_at IS NOT NULL"
         ),
@@ -132,12 +137,18 @@ def mark_removed(conn: Connection, entity: Entity, key_values: Mapping[str, Any]
     if before is None or before.deleted:
         return False
     conn.execute(
-        sa.text(f"UPDATE ss_staging.{entity.name} t SET deleted_at = now(), last_changed_at = now(), "
+        sa.text(f"UPDATE ss_staging.{entity.name} t SET deleted_at = clock_timestamp(), "
+                f"last_changed_at = clock_timestamp(), "
                 f"last_changed_run_id = NULL WHERE {_where(entity)}"),
         dict(key_values),
     )
     _log(conn, entity, key_values, "removed", before.state, None, event_id)
     return True
+
+
+def hold_staging(conn: Connection) -> None:
+    """Take the staging lock shared until the transaction ends: no reconcile merge runs meanwhile."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": STAGING_LOCK_KEY})
 
 
 # ---------------------------------------------------------------------------------------------- per object
@@ -194,7 +205,7 @@ def _set_flag(conn: Connection, entity: Entity, key_value: int, column: str, val
     if before is None or before.deleted:
         return
     result = conn.execute(
-        sa.text(f"UPDATE ss_staging.{entity.name} t SET {column} = :v, last_changed_at = now(), "
+        sa.text(f"UPDATE ss_staging.{entity.name} t SET {column} = :v, last_changed_at = clock_timestamp(), "
                 f"last_changed_run_id = NULL WHERE {_where(entity)} AND {column} IS DISTINCT FROM :v"),
         {**keys, "v": value},
     )

@@ -8,7 +8,8 @@ Everything happens in one transaction per run (`load_run`):
    staging), 'revived' (key in staging with deleted_at set), 'changed' (some contract column IS DISTINCT FROM),
    'removed' (current staging row absent from the snapshot; only for an entity whose snapshot can show
    removals: read completely and no record rejected without a key; and never a protected key: a record that
-   failed validation leaves its object as it was);
+   failed validation leaves its object as it was). A row that provisioning wrote after the run started is
+   never in the diff: the run's extract may predate that write, and must neither revert it nor report it;
 3. check the safety limits of removals and changes (connectors/igi/limits.py): a breach raises
    `SafetyLimitExceeded` before anything is written;
 4. insert, update (only rows that differ), mark removed, revive; write one change_log row per row touched
@@ -40,7 +41,9 @@ from connectors.igi.runs import add_warning, finish_run, merged_status, write_re
 
 log = logging.getLogger(__name__)
 
-_LOCK_KEY = 0x55_16_1A_05  # one merge into staging at a time
+# One merge into staging at a time (exclusive); provisioning's staging write-backs hold it shared, so a merge
+# never interleaves with them.
+STAGING_LOCK_KEY = 0x55_16_1A_05
 PREVIEW_PER_ENTITY = 10
 ANALYZE_LOCK_TIMEOUT = "10s"
 
@@ -84,8 +87,11 @@ def _key_text(alias: str, entity: Entity) -> str:
     return " || ':' || ".join(f"{alias}.{k}::text" for k in entity.key)
 
 
-def _diff_sql(entity: Entity, *, removals: bool) -> str:
+def _diff_sql(entity: Entity, *, removals: bool, run_id: int) -> str:
     t, key, k0 = f"ss_staging.{entity.name}", entity.key, entity.key[0]
+    # A row provisioning wrote after this run started is newer than what the run extracted: leave it alone.
+    provisioned = (f"(s.last_changed_run_id IS NULL AND s.last_changed_at >= "
+                   f"(SELECT started_at FROM ss_staging.reconciliation_runs WHERE run_id = {int(run_id)}))")
     keys_i = ", ".join(f"i.{k}" for k in key)
     keys_s = ", ".join(f"s.{k}" for k in key)
     differs = " OR ".join(f"s.{c.name} IS DISTINCT FROM i.{c.name}" for c in entity.value_columns) or "false"
@@ -101,13 +107,14 @@ def _diff_sql(entity: Entity, *, removals: bool) -> str:
                {_json("i", entity)} AS after,
                ({counts}) AS counted
         FROM _in_{entity.name} i LEFT JOIN {t} s ON {_on("s", "i", key)}
-        WHERE s.{k0} IS NULL OR s.deleted_at IS NOT NULL OR ({differs})"""
+        WHERE (s.{k0} IS NULL OR s.deleted_at IS NOT NULL OR ({differs}))
+          AND (s.{k0} IS NULL OR NOT {provisioned})"""
     if removals:
         sql += f"""
         UNION ALL
         SELECT 'removed', {keys_s}, {_json("s", entity)}, NULL, true
         FROM {t} s
-        WHERE s.deleted_at IS NULL
+        WHERE s.deleted_at IS NULL AND NOT {provisioned}
           AND NOT EXISTS (SELECT 1 FROM _in_{entity.name} i WHERE {_on("i", "s", key)})
           AND NOT EXISTS (SELECT 1 FROM _protect_{entity.name} p WHERE {_on("p", "s", key)})"""
     return sql
@@ -176,7 +183,7 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
                    options: MergeOptions) -> MergeResult:
     """Diff and merge the snapshots into staging in the caller's transaction (see the module doc)."""
     conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")  # jsonb of timestamptz in the change log: UTC
-    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": STAGING_LOCK_KEY})
     stats: dict[str, EntityStats] = {}
     current: dict[str, int] = {}
     counted: dict[str, int] = {}
@@ -185,7 +192,7 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
         entity = snap.entity
         _stage_incoming(conn, snap)
         removals = snap.removals_withheld() is None
-        conn.exec_driver_sql(_diff_sql(entity, removals=removals))
+        conn.exec_driver_sql(_diff_sql(entity, removals=removals, run_id=run_id))
         counts: dict[str, int] = {}
         for change, n, n_counted in conn.exec_driver_sql(
                 f"SELECT change, count(*), count(*) FILTER (WHERE counted) FROM _diff_{entity.name} GROUP BY change"):
