@@ -169,7 +169,7 @@ def test_revoking_access_that_is_not_the_account_s_own_fails_and_names_its_sourc
 
 
 def test_account_codes_are_read_by_the_domains_secret_server_knows(shop, igi_engine, enqueue, provision):
-    world, sim = shop
+    world, _ = shop
     local = enqueue(Op.ACCOUNT_DISABLE, "legacy\\svc_backup")  # "legacy" is no domain: a local user name
     domain = enqueue(Op.ACCOUNT_DISABLE, "CORP\\carol")  # the friendly name of corp.example.com
     full = enqueue(Op.ACCOUNT_ENABLE, "corp.example.com\\carol")
