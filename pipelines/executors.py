@@ -1,10 +1,11 @@
 """What each account operation does on Secret Server, looking first so that it never acts twice.
 
-Every executor reads Secret Server's current state before it writes: an account that already exists with the
-requested attributes, a membership already there, a permission already granted, an account already disabled
-is a success whose trace says so. That is what makes a retry after a crash between the call and the queue
-write-back harmless. An executor returns an `Outcome` whose ``staging`` step the worker runs in the
-transaction that makes the request final; refusals and permanent failures raise `PermanentFailure`.
+Every executor reads Secret Server's current state before it writes: attributes already set, an account already
+disabled, a membership already there, a permission already granted is a success whose trace says so; a create
+or a password reset that an earlier attempt of the same request sent is recognised from a checkpoint committed
+before the call. That is what makes a retry after a crash between the call and the queue write-back harmless.
+An executor returns an `Outcome` whose ``staging`` step the worker runs in the transaction that makes the
+request final; refusals and permanent failures raise `PermanentFailure`.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from prefect import flow, get_run_logger
 from sqlalchemy.engine import Engine
 
 from connectors.igi import provisioning_staging, queue
-from connectors.igi.request_models import InvalidRequest, Operation, ProvisioningRequest, validate_request
+from connectors.igi.request_models import InvalidRequest, Operation, validate_request
 from connectors.secret_server import (
     ApiError,
     AuthenticationError,
@@ -199,7 +199,7 @@ def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[s
     op = request.operation.name
     attempts = claims.begin(event_id)
     if attempts is None:
-        _lost(summary, request)
+        _lost(summary, event_id, op, request.code)
         return
     outcome: Outcome | None = None
     transient, erc, trace, retry_after = False, "Success", "", 0.0
@@ -212,14 +212,14 @@ def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[s
                 outcome = executor.execute(replace(request, attempts=attempts))
             trace = outcome.trace
         except LostClaim:
-            _lost(summary, request)
+            _lost(summary, event_id, op, request.code)
             return
         except OutOfTime:
             # The claim is no longer surely held (its heartbeat could not renew it): stop, send nothing more,
             # and give the request back if it is still ours. Not a failed attempt.
             with engine.begin() as conn:
                 queue.release_request(conn, event_id, worker, started=True)
-            _lost(summary, request)
+            _lost(summary, event_id, op, request.code)
             return
         except Exception as exc:
             transient, erc, trace = classify(exc)
@@ -254,8 +254,7 @@ def _write_back(engine: Engine, summary: ProvisionSummary, event_id: int, op: st
         else:
             held = queue.fail_request(conn, event_id, worker, trace, erc)
     if not held:
-        summary.lost += 1
-        summary.results.append(RequestResult(event_id, op, code, "lost", "claim lost"))
+        _lost(summary, event_id, op, code)
         return
     setattr(summary, result, getattr(summary, result) + 1)
     summary.by_operation[f"{op}:{result}"] += 1
@@ -263,10 +262,9 @@ def _write_back(engine: Engine, summary: ProvisionSummary, event_id: int, op: st
     log.info("request %s %s %s: %s (%s)", event_id, op, code, result, trace)
 
 
-def _lost(summary: ProvisionSummary, request: ProvisioningRequest) -> None:
+def _lost(summary: ProvisionSummary, event_id: int, op: str, code: str) -> None:
     summary.lost += 1
-    summary.results.append(RequestResult(request.event_id, request.operation.name, request.code, "lost",
-                                         "claim lost"))
+    summary.results.append(RequestResult(event_id, op, code, "lost", "claim lost"))
 
 
 def run_workers(engine: Engine, make_client: Any, passwords: PasswordBox, options: ProvisionOptions,
