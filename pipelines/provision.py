@@ -7,11 +7,11 @@ nothing is due and no other worker holds a request. It takes its engine, client 
 so tests run several workers in threads or processes. `provision_with_settings` wires settings into ``workers``
 of them side by side; the Prefect flow `provision` runs that and publishes a table artifact.
 
-Failure classes: 429, 5xx, network and authentication trouble are transient (back to pending, exponential
+Failure classes: 429, 5xx and network trouble are transient (back to pending, exponential
 backoff or the server's Retry-After, whichever is longer; state 3 after ``max_attempts``); 4xx answers, unknown
 accounts or objects, refusals and malformed requests are permanent (state 3 with the ``errorCode``, message and
 detail in the trace). A claim lost or no longer surely held is neither: the worker stops acting for the request
-and it is not counted as an attempt.
+and it is not counted as an attempt. A refused login stops the run: the request goes back untouched.
 """
 
 from __future__ import annotations
@@ -124,8 +124,6 @@ def classify(exc: BaseException) -> tuple[bool, str, str]:
         return (exc.status == 429 or exc.status >= 500), code, text
     if isinstance(exc, TransientError):
         return True, "Transient", str(exc)
-    if isinstance(exc, AuthenticationError):
-        return True, "AuthenticationFailed", str(exc)
     if isinstance(exc, requests.RequestException | ConnectionError | TimeoutError):
         return True, "NetworkError", type(exc).__name__
     # A bug or an unforeseen answer: retried (bounded by max_attempts) rather than lost. No str(exc):
@@ -173,17 +171,25 @@ def run_provisioning(
             claims.hold((row["event_id"] for row in batch), claimed_at)
             for index, row in enumerate(batch):
                 if stop and stop.is_set():
-                    with engine.begin() as conn:
-                        for rest in batch[index:]:
-                            queue.release_request(conn, rest["event_id"], worker)
-                            claims.drop(rest["event_id"])
+                    _release(engine, claims, worker, batch[index:])
                     break
                 try:
                     _process(engine, executor, claims, row, worker, opts, summary)
+                except BaseException:
+                    _release(engine, claims, worker, batch[index + 1:])  # the run stops: the rest go back now
+                    raise
                 finally:
                     claims.drop(row["event_id"])
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _release(engine: Engine, claims: HeldClaims, worker: str, rows: list[dict[str, Any]]) -> None:
+    """Give back claimed requests this worker will not start."""
+    with engine.begin() as conn:
+        for row in rows:
+            queue.release_request(conn, row["event_id"], worker)
+            claims.drop(row["event_id"])
 
 
 def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[str, Any], worker: str,
@@ -214,6 +220,11 @@ def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[s
         except LostClaim:
             _lost(summary, event_id, op, request.code)
             return
+        except AuthenticationError:
+            # Secret Server refused the login (or every token): the request did not fail, this run cannot go on.
+            with engine.begin() as conn:
+                queue.release_request(conn, event_id, worker, started=True)
+            raise
         except OutOfTime:
             # The claim is no longer surely held (its heartbeat could not renew it): stop, send nothing more,
             # and give the request back if it is still ours. Not a failed attempt.
@@ -269,21 +280,19 @@ def _lost(summary: ProvisionSummary, event_id: int, op: str, code: str) -> None:
 
 def run_workers(engine: Engine, make_client: Any, passwords: PasswordBox, options: ProvisionOptions,
                 workers: int) -> ProvisionSummary:
-    """``workers`` workers in threads, each with its own client (``make_client()``), summaries merged."""
+    """``workers`` workers in threads, sharing one client (``make_client()``: one login, one connection pool),
+    summaries merged. The login comes first: refused, nothing starts (a vault locks accounts after a few)."""
     total = ProvisionSummary()
     count = max(1, workers)
     shared = replace(options, workers=max(options.workers, count))
-
-    def one(_: int) -> ProvisionSummary:
-        client = make_client()
-        try:
-            return run_provisioning(engine, client, passwords, shared)
-        finally:
-            client.close()
-
-    with ThreadPoolExecutor(count, thread_name_prefix="provision") as pool:
-        for part in pool.map(one, range(count)):
-            total.merge(part)
+    client = make_client()
+    try:
+        client.login()
+        with ThreadPoolExecutor(count, thread_name_prefix="provision") as pool:
+            for part in pool.map(lambda _: run_provisioning(engine, client, passwords, shared), range(count)):
+                total.merge(part)
+    finally:
+        client.close()
     return total
 
 

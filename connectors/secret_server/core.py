@@ -90,6 +90,10 @@ class ClientCore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
 
+    def login(self) -> None:
+        """Log in now, if no valid token is held: a refused login raises `AuthenticationError` before any work."""
+        self._auth.token()
+
     def within(self, seconds_left: Callable[[], float]) -> AbstractContextManager[None]:
         """Bound this thread's calls by the caller's own time budget: once ``seconds_left()`` is spent no
         request is sent (`OutOfTime`), and no retry waits past it (`TransientError`)."""

@@ -224,3 +224,20 @@ def test_the_trace_keeps_what_secret_server_said(message_detail):
     assert (transient, erc) == (False, "API_PasswordPolicy")
     assert trace == f"API_PasswordPolicy: The request is invalid. ({message_detail})"
     assert "Short-1" not in trace
+
+
+def test_a_refused_login_costs_one_attempt_and_leaves_the_queue_untouched(sim, igi_engine, igi_database_url,
+                                                                          fernet_key, enqueue, tmp_path):
+    ids = [enqueue(Op.ACCOUNT_DISABLE, "alice"), enqueue(Op.PERMISSION_ADD, "svc-build", permission_type="group",
+                                                         permission_name="Ops")]
+    env = _cli_env(igi_database_url, sim.base_url, fernet_key, tmp_path, SECRET_SERVER_PASSWORD="Wrong-Pass-0")
+    run = subprocess.run([SS_IGI, "provision", "--workers", "3"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "ss-igi provision: Secret Server refused the login for user 'admin': HTTP 400"), run.stderr
+    assert [r.path for r in sim.request_log].count("/SecretServer/oauth2/token") == 1
+    assert not any("/api/v1/" in r.path for r in sim.request_log)
+    assert [(event(igi_engine, e)["state"], event(igi_engine, e)["attempts"], event(igi_engine, e)["claimed_by"])
+            for e in ids] == [(1, 0, None), (1, 0, None)]
