@@ -38,6 +38,7 @@ from connectors.igi.staging import (
     load_run,
     record_run,
 )
+from connectors.secret_server.errors import AuthenticationError
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ def extract_entity(client: Any, entity_name: str, parent_ids: list[int] | None =
                     if isinstance(record, dict) and record.get(parent_field) is None:
                         record = {**record, parent_field: parent_id}
                     normalizer.add(record)
+    except AuthenticationError:
+        raise  # a refused login ends the run (see run_reconcile), not just this entity
     except Exception as exc:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
         log.warning("extraction of %s incomplete: %s", entity_name, reason)
@@ -192,8 +195,12 @@ def run_reconcile(
                   "max_removal_percent": max_removal_percent, "reemit_events": reemit_events}
     run_id, started_at = start_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id)
     log.info("reconciliation run %s started: %s", run_id, parameters)
-    snapshots = extract_all(engine, client, selected, extract)
-    ordered = [snapshots[e.name] for e in selected]
+    refused: str | None = None
+    try:
+        snapshots = extract_all(engine, client, selected, extract)
+    except AuthenticationError as exc:  # final for the run: no other entity may ask (vaults lock accounts)
+        snapshots, refused = {}, f"{type(exc).__name__}: {exc}"
+    ordered = [snapshots[e.name] for e in selected if e.name in snapshots]
     incomplete = {s.entity.name: s.error or "incomplete" for s in ordered if not s.complete}
     extract_stats = _client_stats(client)
     options = MergeOptions(dry_run=dry_run, max_removals=max_removals, max_removal_percent=max_removal_percent,
@@ -203,7 +210,9 @@ def run_reconcile(
         return record_run(conn, run_id, status, result, error, snapshots=ordered, dry_run=dry_run,
                           incomplete=incomplete, extract_stats=extract_stats)
 
-    if len(incomplete) == len(ordered):  # nothing came through (e.g. Secret Server unreachable): fail
+    if refused is not None:
+        outcome = fail_run(engine, ordered, refused, finish=finish)
+    elif len(incomplete) == len(ordered):  # nothing came through (e.g. Secret Server unreachable): fail
         outcome = fail_run(engine, ordered, "no entity could be extracted: " + "; ".join(
             f"{name}: {why}" for name, why in incomplete.items()), finish=finish)
     else:
