@@ -51,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _prefect_defaults() -> None:
     """Prefect keeps its state under SS_IGI_HOME unless told otherwise, and never phones home. Must run before
     prefect is imported: it reads these at import."""
-    home = Settings().ss_igi_home
-    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    if "PREFECT_HOME" not in os.environ:
+        prefect_home = Settings().ss_igi_home / "prefect"
+        prefect_home.mkdir(parents=True, exist_ok=True)  # Prefect creates only the last level, else fails
+        os.environ["PREFECT_HOME"] = str(prefect_home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The CLI prints its own summaries; Prefect's per-task INFO lines would drown them.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
