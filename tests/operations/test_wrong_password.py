@@ -79,3 +79,12 @@ def test_a_refused_login_is_final_for_every_thread_of_a_client(simulator):
             list(client.iter_users())
     assert str(fanned.value) == str(first.value)
     assert _token_requests(simulator) == 1 and len(simulator.calls()) == 1
+
+
+def test_threads_racing_to_the_first_login_make_one_attempt(simulator):
+    simulator.clear_log()
+    groups = [g["id"] for g in simulator.org.groups()]
+    with SecretServerClient(simulator.base_url, "admin", WRONG, max_workers=8) as client, \
+            pytest.raises(AuthenticationError):
+        list(client.fan_out(client.iter_group_members, groups))  # 8 threads want a token at once
+    assert _token_requests(simulator) == 1 and len(simulator.calls()) == 1
