@@ -91,13 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for variable in SETTING_FLAGS.values():
         if getattr(args, variable) is not None:
             os.environ[variable] = getattr(args, variable)  # Settings(), in commands and flows, reads these
-    _prefect_defaults()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_redaction()
     try:
+        _prefect_defaults()
         with _runs_logged_to_prefect_only(args.verbose):
             return int(args.run(args) or 0)
     except KeyboardInterrupt:
