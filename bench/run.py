@@ -11,7 +11,8 @@ embedded PostgreSQL in a temporary directory. Results also go to bench/results/ 
 
 Measured, in this order: floor_http, the first reconciliation (extract, load, end to end, peak RSS), floor_copy
 of the rows it loaded, an unchanged rerun (rows written must be 0), floor_http again (the lower of the two
-counts), the naive pipeline (scales s and m), provisioning with 1 and 4 workers. See README "Performance".
+counts), the naive pipeline (scales s and m), provisioning with 1 and 4 workers; after the rerun, every example
+query of the data dictionary (bench/analyst.py). See README "Performance".
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.analyst import time_examples  # noqa: E402
 from bench.floors import export_rows, floor_copy, floor_http, table_writes  # noqa: E402
 from bench.naive import naive_pipeline  # noqa: E402
 from bench.provision_bench import SLOW_SERVER, provision_run  # noqa: E402
@@ -180,6 +182,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     time.sleep(0.5)  # let the child backend's statistics land
                     after = table_writes(engine)
                     rows_written = sum(after.get(k, 0) - before.get(k, 0) for k in after)
+                    log("the data dictionary's example queries")
+                    analyst = time_examples(engine)
                     log("floor_http again")
                     http2 = floor_http(sim.base_url, plan, args.workers)
                     naive = None
@@ -241,6 +245,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "slow_server": {"rps": _r(slow_server["rps"], 1), "duplicates": slow_server["duplicates"],
                             "missing_writes": slow_server["missing_writes"], "run": slow_server},
         }
+    report["analyst_queries"] = analyst
     report["stats"] = first["stats"]
     report["bench_wall_s"] = _r(time.perf_counter() - t_start, 1)
     return report
@@ -276,6 +281,11 @@ def table(report: dict[str, Any]) -> str:
         slow = p["slow_server"]
         rows.append(("provision, slow server, 4 workers", f"{slow['rps']:.0f} req/s",
                      f"duplicates {slow['duplicates']}, missing {slow['missing_writes']}"))
+    a = report["analyst_queries"]
+    rows.append(("analyst example queries (all)", _s(sum(q["wall_s"] for q in a["queries"])),
+                 f"{len(a['queries'])} queries; change log {a['change_log_rows']:,} rows at "
+                 f"{a['change_log_times']} distinct times"))
+    rows += [(f"  {q['question'][:60]}", _s(q["wall_s"]), f"{q['rows']:,} rows") for q in a["queries"]]
     width = max(len(r[0]) for r in rows)
     lines = [f"ss-igi bench, scale {report['scale']}: {m['cores']} cores, {m['memory_gb']} GB, "
              f"PostgreSQL {m['postgresql']} ({m['database']})"]

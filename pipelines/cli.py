@@ -4,11 +4,13 @@ and ``run``; this module only assembles them and turns failures into a one-line 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from pipelines.logs import install_redaction
 from pipelines.settings import Settings
@@ -26,11 +28,16 @@ SETTING_FLAGS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """An argparse parser that takes no abbreviated options: with them, `request ... --secret 42` was read as an
+    ambiguous prefix of the global --secret-server-* flags. Subcommands' parsers are of this class too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ss-igi",
-        description="Delinea Secret Server <-> IBM IGI: reconcile, provision, operate.",
-    )
+    parser = Parser(prog="ss-igi", description="Delinea Secret Server <-> IBM IGI: reconcile, provision, operate.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail (never secrets)")
     for flag, variable in SETTING_FLAGS.items():
         parser.add_argument(flag, metavar="VALUE", dest=variable, help=f"overrides {variable}")
@@ -44,11 +51,38 @@ def build_parser() -> argparse.ArgumentParser:
 def _prefect_defaults() -> None:
     """Prefect keeps its state under SS_IGI_HOME unless told otherwise, and never phones home. Must run before
     prefect is imported: it reads these at import."""
-    home = Settings().ss_igi_home
-    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    if "PREFECT_HOME" not in os.environ:
+        prefect_home = Settings().ss_igi_home / "prefect"
+        prefect_home.mkdir(parents=True, exist_ok=True)  # Prefect creates only the last level, else fails
+        os.environ["PREFECT_HOME"] = str(prefect_home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The CLI prints its own summaries; Prefect's per-task INFO lines would drown them.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+# Loggers of Prefect's flow and task runs: their records still go to Prefect's API (the handler on the logger
+# itself), but not to the terminal, where a failed run would print its traceback twice over the CLI's own line.
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+@contextlib.contextmanager
+def _runs_logged_to_prefect_only(verbose: bool) -> Iterator[None]:
+    """The command prints each run's outcome itself (a table; one line on failure). With -v, everything shows.
+    Prefect's logging set-up leaves ``propagate`` alone, so this holds whenever prefect is imported."""
+    if verbose:
+        yield
+        return
+    # At exit Prefect's events worker notes "Still processing items" while it delivers the last events: progress,
+    # not a problem (they are delivered). It logs under the worker's class name.
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)
+    saved = {name: logging.getLogger(name).propagate for name in RUN_LOGGERS}
+    for name in RUN_LOGGERS:
+        logging.getLogger(name).propagate = False
+    try:
+        yield
+    finally:
+        for name, propagate in saved.items():
+            logging.getLogger(name).propagate = propagate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,14 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for variable in SETTING_FLAGS.values():
         if getattr(args, variable) is not None:
             os.environ[variable] = getattr(args, variable)  # Settings(), in commands and flows, reads these
-    _prefect_defaults()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_redaction()
     try:
-        return int(args.run(args) or 0)
+        _prefect_defaults()
+        with _runs_logged_to_prefect_only(args.verbose):
+            return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("ss-igi: interrupted", file=sys.stderr)
         return 130

@@ -45,6 +45,7 @@ from connectors.igi.limits import (
 from connectors.igi.normalize import Normalized, Normalizer, check_references, concat_snapshots
 from connectors.igi.runs import RunHandle, hold_run, mark_abandoned, merged_status
 from connectors.igi.staging import MergeOptions, fail_run, load_run, record_run
+from connectors.secret_server.errors import AuthenticationError
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,8 @@ def extract_entity(client: Any, entity_name: str, parent_ids: list[int] | None =
                     if isinstance(record, dict) and record.get(parent_field) is None:
                         record = {**record, parent_field: parent_id}
                     normalizer.add(record)
+    except AuthenticationError:
+        raise  # a refused login ends the run (see run_reconcile), not just this entity
     except Exception as exc:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
         log.warning("extraction of %s incomplete: %s", entity_name, reason)

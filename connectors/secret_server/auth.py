@@ -8,7 +8,10 @@ enabled, a single-use refresh token; refreshes per login are capped (3 by defaul
 - renew with the refresh token while there is one; when the server refuses the refresh (cap
   reached, token used) or gave none, log in again with the password;
 - one renewal at a time: threads that saw the same expired token wait on the lock, then find the
-  new token already in place (`invalidate` compares the token the caller used with the current one).
+  new token already in place (`invalidate` compares the token the caller used with the current one);
+- a refused password login is final for this manager: vaults lock an account after a few failed
+  logins, so every later call, on any thread, raises the same `AuthenticationError` without asking
+  the server again (one wrong password costs one attempt per run, not one per call).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class TokenManager:
         self._clock = clock
         self._lock = threading.Lock()
         self._current: _Token | None = None
+        self._refused: str | None = None  # why the password login was refused; set once, never cleared
         register_secret(password)
         register_secret(otp)
 
@@ -59,6 +63,7 @@ class TokenManager:
         if current is not None and self._clock() < current.renew_at:
             return current.access
         with self._lock:
+            self._raise_if_refused()
             current = self._current
             if current is not None and self._clock() < current.renew_at:
                 return current.access  # another thread renewed it while we waited
@@ -69,6 +74,7 @@ class TokenManager:
     def invalidate(self, refused_token: str, *, force_login: bool = False) -> None:
         """The server refused ``refused_token``: renew, unless another thread already did."""
         with self._lock:
+            self._raise_if_refused()
             current = self._current
             if current is not None and current.access != refused_token:
                 return
@@ -79,6 +85,10 @@ class TokenManager:
             self._current = None
 
     # ------------------------------------------------------------------ internals (lock held)
+    def _raise_if_refused(self) -> None:
+        if self._refused is not None:
+            raise AuthenticationError(self._refused)
+
     def _renew(self, current: _Token | None, *, force_login: bool) -> None:
         if current is not None and current.refresh and not force_login:
             try:
@@ -92,7 +102,11 @@ class TokenManager:
         form = {"grant_type": "password", "username": self._username, "password": self._password}
         if self._domain:
             form["domain"] = self._domain
-        self._grant(form, refresh=False)
+        try:
+            self._grant(form, refresh=False)
+        except AuthenticationError as exc:
+            self._refused, self._current = str(exc), None
+            raise
 
     def _grant(self, form: dict[str, str], *, refresh: bool) -> None:
         headers = {"OTP": self._otp} if (self._otp and not refresh) else None
@@ -102,10 +116,11 @@ class TokenManager:
                 "POST", TOKEN_PATH, form=form, headers=headers, api=False, authenticated=False
             )
         except ApiError as exc:
-            # 400 {"error": "invalid_grant"} and friends. Never echo the form.
+            # 400 {"error": "invalid_grant"} and friends (never retried: each try counts against the account's
+            # lockout). Never echo the form.
+            said = " ".join(dict.fromkeys(part for part in (exc.error_code, exc.message) if part))  # once each
             raise AuthenticationError(
-                f"Secret Server refused the {kind} for user {self._username!r}: "
-                f"HTTP {exc.status} {exc.error_code or ''} {exc.message or ''}".rstrip()
+                f"Secret Server refused the {kind} for user {self._username!r}: HTTP {exc.status} {said}".rstrip()
             ) from None
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise AuthenticationError(f"token endpoint answered the {kind} without an access_token")

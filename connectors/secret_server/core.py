@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from connectors.secret_server.auth import TokenManager
-from connectors.secret_server.errors import FanOutError
+from connectors.secret_server.errors import AuthenticationError, FanOutError
 from connectors.secret_server.paging import iter_search
 from connectors.secret_server.transport import ClientStats, Params, Transport
 
@@ -141,9 +141,11 @@ class ClientCore:
 
         Every item is attempted; failures do not stop the others. After the last success has been
         yielded, `FanOutError` is raised if any call failed, carrying each failed item with its
-        exception. If ``func`` returns an iterator (e.g. ``client.iter_group_members``), it is
-        drained into a list inside the worker, so the HTTP calls really run in parallel. At most
-        ``2 * max_workers`` calls are queued at a time, so memory stays bounded for long inputs.
+        exception. A refused login is the exception: `AuthenticationError` is raised at once (every
+        other call would be refused too). If ``func`` returns an iterator (e.g.
+        ``client.iter_group_members``), it is drained into a list inside the worker, so the HTTP calls
+        really run in parallel. At most ``2 * max_workers`` calls are queued at a time, so memory stays
+        bounded for long inputs.
         Do not call ``fan_out`` from inside ``func`` (the pool is bounded and could starve).
         """
         pool = self._pool()
@@ -174,6 +176,8 @@ class ClientCore:
                 item, future = pending.popleft()
                 try:
                     result = future.result()
+                except AuthenticationError:
+                    raise
                 except Exception as exc:
                     failures.append((item, exc))
                     refill()

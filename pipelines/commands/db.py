@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from connectors.igi import create_engine, upgrade
+from connectors.igi import EmbeddedPostgres, create_engine, upgrade
 from pipelines.database import database_url, embedded_server
 from pipelines.settings import Settings
 
@@ -37,15 +37,25 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 
 def run_start(args: argparse.Namespace) -> int:
+    from pipelines.demo import DEMO_DATABASE
+
     server = embedded_server(Settings(), keep_running=True)
     print(f"embedded PostgreSQL running in {server.data_dir}")
     print(f"IGI_DATABASE_URL={server.url()}")
     print(f"psql: {server.psql_command()}")
+    if server.database_exists(DEMO_DATABASE):
+        print(f"The demo's data (ss-igi demo) is in the database {DEMO_DATABASE}:")
+        print(f"  IGI_DATABASE_URL={server.url(DEMO_DATABASE)}")
+        print(f"  psql: {server.psql_command(DEMO_DATABASE)}")
     print("stop it with: ss-igi db stop")
     return 0
 
 
 def run_stop(args: argparse.Namespace) -> int:
+    data_dir = Settings().ss_igi_home / "pgdata"
+    if not EmbeddedPostgres(data_dir).is_running():
+        print(f"embedded PostgreSQL in {data_dir} is not running")
+        return 0
     server = embedded_server(Settings(), keep_running=True)
     server.stop()
     print(f"embedded PostgreSQL in {server.data_dir} stopped")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from connectors.igi import create_engine
 from pipelines.cli import COMMANDS
@@ -47,14 +48,31 @@ def test_db_upgrade_without_a_url_uses_the_embedded_server_twice(tmp_path):
 
     # The embedded server stopped with the command; `db start` brings it up for a psql session.
     started = _run("db", "start", env=env)
-    assert started.returncode == 0, started.stderr
-    url = next(line.split("=", 1)[1] for line in started.stdout.splitlines() if line.startswith("IGI_DATABASE_URL="))
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM ss_staging.schema_migrations")).scalar() >= 3
-    engine.dispose()
-    stopped = _run("db", "stop", env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        url = next(line.split("=", 1)[1] for line in started.stdout.splitlines()
+                   if line.startswith("IGI_DATABASE_URL="))
+        assert "ss_igi_demo" not in started.stdout  # no demo ran here
+        engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM ss_staging.schema_migrations")).scalar() >= 3
+            conn.exec_driver_sql("CREATE DATABASE ss_igi_demo")  # what `ss-igi demo` leaves behind
+        engine.dispose()
+
+        # Once the demo has run, `db start` also names the database that holds its data.
+        again = _run("db", "start", env=env)
+        assert again.returncode == 0, again.stderr
+        assert "The demo's data (ss-igi demo) is in the database ss_igi_demo:" in again.stdout
+        demo_url = next(line.split("=", 1)[1] for line in again.stdout.splitlines()
+                        if line.strip().startswith("IGI_DATABASE_URL=") and "ss_igi_demo" in line)
+        assert make_url(demo_url).database == "ss_igi_demo"
+    finally:
+        stopped = _run("db", "stop", env=env)
     assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.strip().endswith("stopped")
+    idle = _run("db", "stop", env=env)
+    assert idle.returncode == 0, idle.stderr
+    assert idle.stdout.strip().endswith("is not running")
 
 
 def test_db_upgrade_reports_an_unreachable_database_in_one_line():
