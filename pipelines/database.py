@@ -20,9 +20,9 @@ def database_url(settings: Settings) -> str:
     return embedded_server(settings).url()
 
 
-def open_database(settings: Settings, *, migrate: bool = True) -> Engine:
+def open_database(settings: Settings, *, migrate: bool = True, pool_size: int = 5) -> Engine:
     """An engine on IGI's database, with pending migrations applied first (the flows call this)."""
-    engine = create_engine(database_url(settings))
+    engine = create_engine(database_url(settings), pool_size=pool_size)
     if migrate:
         upgrade(engine)
     return engine

@@ -317,7 +317,8 @@ def provision_with_settings(
         max_batches=max_batches,
         break_inheritance=settings.ss_igi_provision_break_inheritance,
     )
-    engine = open_database(settings)
+    # Each worker holds at most one connection at a time, and so does its claims' heartbeat.
+    engine = open_database(settings, pool_size=2 * max(1, workers) + 1)
     try:
         return run_workers(engine, lambda: open_secret_server(settings), PasswordBox.from_settings(settings),
                            options, workers)
