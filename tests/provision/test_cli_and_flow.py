@@ -106,3 +106,14 @@ def test_no_password_in_the_table_or_any_log(env, world, sim, igi_engine, passwo
                             *(repr(r) for r in caplog.records)])
     for password in SECRET_PASSWORDS:
         assert password not in everything
+
+
+def test_request_says_there_is_no_key_before_asking_for_a_password(env, monkeypatch, capsys):
+    monkeypatch.delenv("SS_IGI_FERNET_KEY")
+    typed = io.StringIO("Never-Read-Pass-1\n")
+    monkeypatch.setattr("sys.stdin", typed)
+    assert main(["request", "create", "erin", "--password-stdin"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ss-igi request: no Fernet key (SS_IGI_FERNET_KEY or SS_IGI_FERNET_KEY_BLOCK)")
+    assert "make a key with: python -c" in err and len(err.strip().splitlines()) == 1
+    assert typed.tell() == 0  # the password was never asked for
