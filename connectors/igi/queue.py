@@ -1,12 +1,13 @@
 """The provisioning queue, ``igi.event_out``: enqueue, claim, renew, and the write-backs. All its SQL is here.
 
 Claiming is one statement: due, pending rows whose lease is free or expired, and that have no earlier pending
-row for the same account (case-insensitive ``code``: the row is the head of its account's queue), locked with ``FOR UPDATE SKIP LOCKED`` and stamped with
-the worker and a lease in the same UPDATE. So any number of workers on any number of hosts take disjoint rows,
-a crashed worker's rows come back when its lease ends, and the requests of one account run one after another
-in ``event_id`` order. A worker renews the leases of the rows it holds while it works (`renew_claims`), counts
-an attempt only when it starts executing one (`begin_attempt`), and every write-back requires
-``claimed_by = worker`` and an unexpired lease: a worker whose lease ran out cannot overwrite the newer claim.
+row for the same account (case-insensitive ``code``: the row heads its account's queue), locked with
+``FOR UPDATE SKIP LOCKED`` and stamped with the worker and a lease in the same UPDATE. So any number of workers
+on any number of hosts take disjoint rows, a crashed worker's rows come back when its lease ends, and the
+requests of one account run one after another in ``event_id`` order. A worker renews the leases of the rows it
+holds while it works (`renew_claims`), counts an attempt only when it starts executing one (`begin_attempt`),
+and every write-back requires ``claimed_by = worker`` and an unexpired lease: a worker whose lease ran out cannot
+overwrite the newer claim.
 
 Rows are returned as IGI wrote them; `connectors.igi.request_models.validate_request` reads them with declared
 types. The ``password`` column is set to NULL in the same UPDATE that makes a request final.
