@@ -40,7 +40,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connectors.igi.entities import USERS, Entity
+from connectors.igi.entities import Entity
 
 OPERATIONS: dict[int, str] = {
     1: "PERMISSION_ADD", 2: "PERMISSION_REMOVE", 6: "ACCOUNT_DISABLE", 7: "ACCOUNT_ENABLE",
@@ -115,9 +115,10 @@ def row_json(alias: str, entity: Entity) -> str:
     return "jsonb_build_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in entity.column_names) + ")"
 
 
-# The users diff with each row's `after` (the incoming row; none for a removal), which the diff does not carry.
-_DIFF_USERS = (f"(SELECT d.*, CASE WHEN d.change = 'removed' THEN NULL ELSE {row_json('i', USERS)} END AS after "
-               f"FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
+# The users diff with each row's `after` (the incoming row, whose columns are exactly the entity's; none for a
+# removal), which the diff does not carry.
+_DIFF_USERS = ("(SELECT d.*, CASE WHEN d.change = 'removed' THEN NULL ELSE to_jsonb(i) END AS after "
+               "FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
 
 ACCOUNT_EVENTS_SQL = f"""
     SELECT 1 AS phase, d.user_id, 10 AS operation, {_code_of("d.after")} AS code,
