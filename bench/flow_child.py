@@ -4,7 +4,7 @@
 
 It does what the Prefect flow does minus Prefect: an engine with the migrations checked, a Secret Server client,
 `run_reconcile`. The phases are timed by wrapping the reconcile module's own steps (`extract_entity`,
-`extract_all`, `load_run`, and the COPY step of the load), not by re-implementing them.
+`extract_all`, `load_run`, and the stages of the load), not by re-implementing them.
 """
 
 from __future__ import annotations
@@ -48,9 +48,18 @@ def main(argv: list[str] | None = None) -> int:
                     per_entity[str(a[entity_arg])] += dt
         return wrapper
 
+    import connectors.igi.events as events
+
     reconcile.extract_all = timed("extract_all", reconcile.extract_all)
     reconcile.load_run = timed("load", reconcile.load_run)
+    # the load's stages (connectors/igi/staging.py): COPY, diff, merge, change log, events, ANALYZE after commit
     staging._stage_incoming = timed("load_copy", staging._stage_incoming)
+    staging._diff = timed("load_diff", staging._diff)
+    staging._merge = timed("load_merge", staging._merge)
+    staging._log_changes = timed("load_change_log", staging._log_changes)
+    events.snapshot_permissions = timed("load_events", events.snapshot_permissions)
+    events.write_events = timed("load_events", events.write_events)
+    staging._analyze_changed_tables = timed("load_analyze", staging._analyze_changed_tables)
     extract = timed("extract_calls", reconcile.extract_entity, entity_arg=1)
 
     profiler = None
@@ -86,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         "extract_by_entity_s": dict(per_entity),
         "load_s": phases["load"],
         "load_copy_s": phases["load_copy"],
+        "load_stages_s": {name: phases[f"load_{name}"] for name in
+                          ("copy", "diff", "merge", "change_log", "events", "analyze")},
         "requests": client.stats.requests,
         "client_stats": client.stats.as_dict(),
         "run_id": summary.run_id,

@@ -11,7 +11,10 @@ count per kind of call (``POST /users``, ``PATCH /users/N``, ...) is an executio
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -60,11 +63,36 @@ def expected_writes(existing: int, new: int) -> Counter[str]:
                     "POST /secret-permissions": new, "POST /users/N/password-reset": new})
 
 
+def cli_environment(base_url: str, database_url: str, fernet_key: str | None = None) -> dict[str, str]:
+    """The environment of an ``ss-igi`` command run against the simulator, without a Prefect API."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_", "SECRET_SERVER_", "IGI_"))}
+    env.update({"SECRET_SERVER_URL": base_url, "SECRET_SERVER_USERNAME": "admin", "SECRET_SERVER_PASSWORD": "admin",
+                "SECRET_SERVER_VERIFY_TLS": "false", "IGI_DATABASE_URL": database_url,
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    if fernet_key:
+        env["SS_IGI_FERNET_KEY"] = fernet_key
+    return env
+
+
+def run_cli(arguments: list[str], env: dict[str, str]) -> float:
+    """Run ``ss-igi ARGUMENTS`` in a fresh process and return its wall time (start-up included)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", *arguments], env=env, capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ss-igi {' '.join(arguments)} failed ({done.returncode}): {done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
 def provision_run(database_url: str, workers: int, batch_size: int = 50, *, existing: int = EXISTING,
-                  new: int = NEW, lease_seconds: float = 300, faults: str | None = None) -> dict[str, Any]:
+                  new: int = NEW, lease_seconds: float = 300, faults: str | None = None,
+                  cli: bool = False) -> dict[str, Any]:
     """Enqueue ``5 * (existing + new)`` requests in a fresh migrated database ``database_url`` and time
-    ``workers`` workers until every request is final (a request sent back by a 429 waits for its Retry-After)."""
-    box = PasswordBox(PasswordBox.generate_key())
+    ``workers`` workers until every request is final (a request sent back by a 429 waits for its Retry-After).
+    ``cli``: the workers are those of ``ss-igi provision --workers N`` in a process of its own (its start-up
+    counted), not `run_workers` in this one."""
+    key = PasswordBox.generate_key()
+    box = PasswordBox(key)
     engine = create_engine(database_url, pool_size=2 * workers + 2)
     sim = SimulatorProcess("provision", existing=existing, faults=faults)
     try:
@@ -84,10 +112,19 @@ def provision_run(database_url: str, workers: int, batch_size: int = 50, *, exis
             return SecretServerClient(sim.base_url, "admin", "admin")
 
         started = time.perf_counter()
-        summary = run_workers(engine, make_client, box, options, workers)
-        while _pending(engine):  # retried requests: due again after their Retry-After
-            time.sleep(0.2)
-            summary.merge(run_workers(engine, make_client, box, options, workers))
+        if cli:
+            env = cli_environment(sim.base_url, database_url, key)
+            command = ["provision", "--workers", str(workers), "--batch-size", str(batch_size)]
+            run_cli(command, env)
+            while _pending(engine):
+                time.sleep(0.2)
+                run_cli(command, env)
+            summary = None
+        else:
+            summary = run_workers(engine, make_client, box, options, workers)
+            while _pending(engine):  # retried requests: due again after their Retry-After
+                time.sleep(0.2)
+                summary.merge(run_workers(engine, make_client, box, options, workers))
         wall = time.perf_counter() - started
         writes = [(m, p, status) for m, p, status in sim.ask("writes") if status == 200]
         with engine.connect() as conn:
@@ -103,8 +140,11 @@ def provision_run(database_url: str, workers: int, batch_size: int = 50, *, exis
     duplicates = sum(max(0, n - expected.get(k, 0)) for k, n in kinds.items())
     missing = sum(max(0, n - kinds.get(k, 0)) for k, n in expected.items())
     return {"workers": workers, "requests": len(plan), "wall_s": wall, "rps": len(plan) / wall,
-            "succeeded": summary.succeeded, "failed": summary.failed, "retried": summary.retried,
-            "lost_claims": summary.lost, "writes": len(writes), "duplicates": duplicates,
+            "succeeded": states.get(2, 0) if summary is None else summary.succeeded,
+            "failed": states.get(3, 0) if summary is None else summary.failed,
+            "retried": None if summary is None else summary.retried,
+            "lost_claims": None if summary is None else summary.lost, "cli": cli, "writes": len(writes),
+            "duplicates": duplicates,
             "missing_writes": missing, "reclaimed": int(reclaimed), "states": {str(k): v for k, v in states.items()},
             "lease_s": lease_seconds, "faults": faults}
 

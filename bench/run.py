@@ -11,8 +11,9 @@ embedded PostgreSQL in a temporary directory. Results also go to bench/results/ 
 
 Measured, in this order: floor_http, the first reconciliation (extract, load, end to end, peak RSS), floor_copy
 of the rows it loaded, an unchanged rerun (rows written must be 0), floor_http again (the lower of the two
-counts), the naive pipeline (scales s and m), provisioning with 1 and 4 workers; after the rerun, every example
-query of the data dictionary (bench/analyst.py). See README "Performance".
+counts), the naive pipeline (scales s and m), provisioning with 1 and 4 workers and with `ss-igi provision
+--workers 4`, and `ss-igi reconcile` from the command line at scale s (its start-up); after the rerun, every
+example query of the data dictionary (bench/analyst.py). See README "Performance".
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from bench.analyst import time_examples  # noqa: E402
 from bench.floors import export_rows, floor_copy, floor_http, table_writes  # noqa: E402
 from bench.naive import naive_pipeline  # noqa: E402
-from bench.provision_bench import SLOW_SERVER, provision_run  # noqa: E402
+from bench.provision_bench import SLOW_SERVER, cli_environment, provision_run, run_cli  # noqa: E402
 from bench.simproc import SimulatorProcess  # noqa: E402
 from connectors.igi import EmbeddedPostgres, create_engine, upgrade  # noqa: E402
 
@@ -141,6 +142,20 @@ def run_flow(base_url: str, database_url: str, workers: int, profile: str | None
     return result
 
 
+def reconcile_cli(databases: Databases, args: argparse.Namespace) -> dict[str, Any]:
+    """`ss-igi reconcile` from the command line at scale s (a process of its own, nothing configured but the
+    server, the credentials and the database), beside the same reconciliation in the flow child: the difference
+    is what a command-line run pays to start."""
+    sim = SimulatorProcess("scale", scale="s", seed=args.seed, page_cap=args.page_cap)
+    try:
+        cli_wall = run_cli(["reconcile"], cli_environment(sim.base_url, databases.create()))
+        flow = run_flow(sim.base_url, databases.create(), args.workers)
+    finally:
+        sim.stop()
+    return {"scale": "s", "cli_wall_s": _r(cli_wall, 3), "flow_child_process_s": _r(flow["process_wall_s"], 3),
+            "flow_run_s": _r(flow["wall_s"], 3), "startup_s": _r(cli_wall - flow["wall_s"], 3)}
+
+
 # ---------------------------------------------------------------------------------------------- report
 def _r(x: float, digits: int = 2) -> float:
     return round(x, digits)
@@ -199,8 +214,14 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 for n in (1, 4):
                     log(f"provisioning: 1,000 requests, {n} worker(s)")
                     provision[n] = provision_run(databases.create(), n)
+                log("provisioning: 1,000 requests, `ss-igi provision --workers 4` (a process of its own)")
+                provision_cli = provision_run(databases.create(), 4, cli=True)
                 log("provisioning: 500 requests, 4 workers, a slow server and a lease shorter than its slowest call")
                 slow_server = provision_run(databases.create(), 4, **SLOW_SERVER)
+            startup = None
+            if not args.skip_cli:
+                log("start-up: `ss-igi reconcile` at scale s, no Prefect API configured")
+                startup = reconcile_cli(databases, args)
         finally:
             databases.close()
 
@@ -219,7 +240,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                             "threads": args.workers, "records": http1["records"]}
     report["load"] = {"wall_s": _r(first["load_s"], 3), "copy_s": _r(first["load_copy_s"], 3),
                       "merge_s": _r(first["load_s"] - first["load_copy_s"], 3), "ratio_to_floor_copy": _r(
-                          first["load_s"] / fc)}
+                          first["load_s"] / fc),
+                      "stages_s": {k: _r(v, 3) for k, v in first["load_stages_s"].items()}}
     report["floor_copy"] = {"wall_s": _r(fc, 3), "rows": copy["rows"], "mb": _r(copy["bytes"] / 2**20, 1),
                             "from_tuples_s": _r(copy["from_tuples_s"], 3)}
     report["end_to_end"] = {
@@ -234,6 +256,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         report["naive"] = {"wall_s": None, "speedup": None, "skipped": f"only at scales {', '.join(NAIVE_SCALES)}"}
     report["rerun"] = {"wall_s": _r(rerun["wall_s"], 3), "rows_written": rows_written,
                        "extract_s": _r(rerun["extract_s"], 3), "load_s": _r(rerun["load_s"], 3),
+                       "load_stages_s": {k: _r(v, 3) for k, v in rerun["load_stages_s"].items()},
                        "requests": rerun["requests"], "ratio_to_first": _r(rerun["wall_s"] / e2e)}
     report["memory"] = {"peak_rss_mb": _r(first["peak_rss_mb"], 1), "rerun_peak_rss_mb": _r(rerun["peak_rss_mb"], 1)}
     if provision:
@@ -242,10 +265,14 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "duplicates": provision[1]["duplicates"] + provision[4]["duplicates"],
             "speedup_4": _r(provision[4]["rps"] / provision[1]["rps"]),
             "runs": {str(k): v for k, v in provision.items()},
+            "cli_rps_4": _r(provision_cli["rps"], 1), "cli_duplicates": provision_cli["duplicates"],
+            "cli_run": provision_cli,
             "slow_server": {"rps": _r(slow_server["rps"], 1), "duplicates": slow_server["duplicates"],
                             "missing_writes": slow_server["missing_writes"], "run": slow_server},
         }
     report["analyst_queries"] = analyst
+    if startup is not None:
+        report["startup"] = startup
     report["stats"] = first["stats"]
     report["bench_wall_s"] = _r(time.perf_counter() - t_start, 1)
     return report
@@ -268,16 +295,18 @@ def table(report: dict[str, Any]) -> str:
          f"{_s(nv['wall_s'])}" if nv.get("wall_s") else "not run at this scale"),
         ("extract requests (min)", f"{e['requests']:,}", f"min {e['min_requests']:,}, {e['rps']:,.0f} req/s"),
         ("floor_http", f"{_s(fh['wall_s'])}", f"{fh['rps']:,.0f} req/s on {fh['threads']} threads"),
-        ("load (copy + merge)", f"{_s(ld['wall_s'])}", f"COPY {_s(ld['copy_s'])}, merge {_s(ld['merge_s'])}"),
+        ("load (copy + merge)", f"{_s(ld['wall_s'])}", ", ".join(f"{k} {_s(v)}" for k, v in ld["stages_s"].items())),
         ("floor_copy", f"{_s(fc['wall_s'])}", f"{fc['rows']:,} rows, {fc['mb']} MB; from tuples "
          f"{_s(fc['from_tuples_s'])}"),
-        ("rerun (unchanged)", f"{_s(rr['wall_s'])}", f"rows written {rr['rows_written']}"),
-        ("peak RSS of the flow", f"{mem['peak_rss_mb']:.0f} MB", ""),
+        ("rerun (unchanged)", f"{_s(rr['wall_s'])}", f"rows written {rr['rows_written']}, load {_s(rr['load_s'])}"),
+        ("peak RSS of the flow (rerun)", f"{mem['peak_rss_mb']:.0f} MB", f"{mem['rerun_peak_rss_mb']:.0f} MB"),
     ]
     if "provision" in report:
         p = report["provision"]
         rows.append(("provision req/s, 1 / 4 workers", f"{p['rps_1']:.0f} / {p['rps_4']:.0f}",
                      f"duplicates {p['duplicates']}"))
+        rows.append(("`ss-igi provision --workers 4`", f"{p['cli_rps_4']:.0f} req/s",
+                     f"duplicates {p['cli_duplicates']} (process start-up included)"))
         slow = p["slow_server"]
         rows.append(("provision, slow server, 4 workers", f"{slow['rps']:.0f} req/s",
                      f"duplicates {slow['duplicates']}, missing {slow['missing_writes']}"))
@@ -286,6 +315,10 @@ def table(report: dict[str, Any]) -> str:
                  f"{len(a['queries'])} queries; change log {a['change_log_rows']:,} rows at "
                  f"{a['change_log_times']} distinct times"))
     rows += [(f"  {q['question'][:60]}", _s(q["wall_s"]), f"{q['rows']:,} rows") for q in a["queries"]]
+    if "startup" in report:
+        st = report["startup"]
+        rows.append(("`ss-igi reconcile` at scale s", f"{_s(st['cli_wall_s'])}",
+                     f"the same run in-process {_s(st['flow_run_s'])}: start-up {_s(st['startup_s'])}"))
     width = max(len(r[0]) for r in rows)
     lines = [f"ss-igi bench, scale {report['scale']}: {m['cores']} cores, {m['memory_gb']} GB, "
              f"PostgreSQL {m['postgresql']} ({m['database']})"]
@@ -310,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None, help="cProfile the first run's main thread into this file")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-provision", action="store_true")
+    parser.add_argument("--skip-cli", action="store_true", help="skip the command-line start-up measurement")
     args = parser.parse_args(argv)
 
     report = benchmark(args)

@@ -4,14 +4,12 @@ endpoints outside the project's writes (folders, groups, secrets) still use."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from simulator.binding import parse_body
-from simulator.paging import BadRequest, Filters, Paging, envelope, parse_bool, parse_paging
+from simulator.paging import BadRequest, Filters, Paging, SearchCache, envelope, parse_bool, parse_paging
 from simulator.records import ROOT_FOLDER_ID
 from simulator.state import Organization
 
@@ -94,8 +92,7 @@ class ApiBase:
     def __init__(self, org: Organization, page_cap: int = 1000) -> None:
         self.org = org
         self.page_cap = page_cap
-        self._cache: OrderedDict[tuple[Any, ...], tuple[int, list[Any]]] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache = SearchCache()
 
     # ------------------------------------------------------------------ search machinery
     def _page(self, req: Request, cache_key: tuple[Any, ...],
@@ -105,17 +102,10 @@ class ApiBase:
         org = self.org
         with org.lock:
             version = org.version
-            with self._cache_lock:
-                cached = self._cache.get(key)
-            if cached is not None and cached[0] == version:
-                items = cached[1]
-            else:
+            items = self._cache.get(key, version)
+            if items is None:
                 items = self._sorted(candidates(paging.filters), paging, fn)
-                with self._cache_lock:
-                    self._cache[key] = (version, items)
-                    self._cache.move_to_end(key)
-                    while len(self._cache) > 64:
-                        self._cache.popitem(last=False)
+                self._cache.put(key, version, items, paging.take)
             page = [fn(item) for item in items[paging.skip: paging.skip + paging.take]]
         return 200, envelope(page, len(items), paging)
 

@@ -8,6 +8,8 @@ answers 10 records; the simulator does the same, and clamps `take` to the server
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,3 +154,33 @@ def envelope(records: list[Any], total: int, paging: Paging) -> dict[str, Any]:
         "take": take,
         "total": total,
     }
+
+
+class SearchCache:
+    """Sorted search results by (endpoint, filters, sort), valid for one version of the organization, so that
+    every page of a long list is a slice, not a new sort of the whole list. Only results longer than the page
+    asked for are kept: a per-object list (one group's members, one secret's permissions) is cheap to rebuild,
+    and caching the thousands of them a fan-out asks for would evict the long lists a concurrent client is
+    still paging through (each of its pages would then sort 200,000 secrets again)."""
+
+    def __init__(self, entries: int = 64) -> None:
+        self.entries = entries
+        self._items: OrderedDict[tuple[Any, ...], tuple[int, list[Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], version: int) -> list[Any] | None:
+        with self._lock:
+            cached = self._items.get(key)
+            if cached is None or cached[0] != version:
+                return None
+            self._items.move_to_end(key)
+            return cached[1]
+
+    def put(self, key: tuple[Any, ...], version: int, items: list[Any], take: int) -> None:
+        if len(items) <= take:
+            return
+        with self._lock:
+            self._items[key] = (version, items)
+            self._items.move_to_end(key)
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)

@@ -40,6 +40,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connectors.igi.entities import Entity
+
 OPERATIONS: dict[int, str] = {
     1: "PERMISSION_ADD", 2: "PERMISSION_REMOVE", 6: "ACCOUNT_DISABLE", 7: "ACCOUNT_ENABLE",
     9: "ACCOUNT_MODIFY", 10: "ACCOUNT_CREATE", 11: "ACCOUNT_REMOVE",
@@ -108,26 +110,36 @@ def _attributes(j: str) -> str:
 _ATTRIBUTE_ARRAY = "ARRAY[" + ", ".join(f"'{a}'" for a in ACCOUNT_ATTRIBUTES) + "]"
 _MODIFIED = " OR ".join(f"(d.before->'{a}') IS DISTINCT FROM (d.after->'{a}')" for a in ACCOUNT_ATTRIBUTES)
 
+def row_json(alias: str, entity: Entity) -> str:
+    """SQL for a row of ``entity`` as a jsonb object of its columns (as the change log holds it)."""
+    return "jsonb_build_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in entity.column_names) + ")"
+
+
+# The users diff with each row's `after` (the incoming row, whose columns are exactly the entity's; none for a
+# removal), which the diff does not carry.
+_DIFF_USERS = ("(SELECT d.*, CASE WHEN d.change = 'removed' THEN NULL ELSE to_jsonb(i) END AS after "
+               "FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
+
 ACCOUNT_EVENTS_SQL = f"""
     SELECT 1 AS phase, d.user_id, 10 AS operation, {_code_of("d.after")} AS code,
            NULL::text AS functionality_type, NULL::text AS functionality, {_attributes("d.after")} AS attributes
-    FROM _diff_users d WHERE d.change IN ('added', 'revived')
+    FROM {_DIFF_USERS} d WHERE d.change IN ('added', 'revived')
     UNION ALL
     SELECT 3, d.user_id, 6, {_code_of("d.after")}, NULL, NULL, {_attributes("d.after")}
-    FROM _diff_users d WHERE d.change IN ('added', 'revived') AND NOT (d.after->>'enabled')::boolean
+    FROM {_DIFF_USERS} d WHERE d.change IN ('added', 'revived') AND NOT (d.after->>'enabled')::boolean
     UNION ALL
     SELECT 2, d.user_id, 9, {_code_of("d.before")}, NULL, NULL,
            {_attributes("d.after")} || jsonb_build_object('previous', (
                SELECT jsonb_object_agg(a, d.before->a) FROM unnest({_ATTRIBUTE_ARRAY}) AS a
                WHERE (d.before->a) IS DISTINCT FROM (d.after->a)))
-    FROM _diff_users d WHERE d.change = 'changed' AND ({_MODIFIED})
+    FROM {_DIFF_USERS} d WHERE d.change = 'changed' AND ({_MODIFIED})
     UNION ALL
     SELECT 3, d.user_id, CASE WHEN (d.after->>'enabled')::boolean THEN 7 ELSE 6 END, {_code_of("d.after")},
            NULL, NULL, {_attributes("d.after")}
-    FROM _diff_users d WHERE d.change = 'changed' AND (d.before->'enabled') IS DISTINCT FROM (d.after->'enabled')
+    FROM {_DIFF_USERS} d WHERE d.change = 'changed' AND (d.before->'enabled') IS DISTINCT FROM (d.after->'enabled')
     UNION ALL
     SELECT 6, d.user_id, 11, {_code_of("d.before")}, NULL, NULL, {_attributes("d.before")}
-    FROM _diff_users d WHERE d.change = 'removed'
+    FROM {_DIFF_USERS} d WHERE d.change = 'removed'
 """
 
 _USERS_JSON = ("jsonb_build_object('user_id', u.user_id, 'user_name', u.user_name, 'display_name', u.display_name, "
@@ -165,7 +177,7 @@ REEMIT_PERMISSIONS_SQL = """
 
 def write_events(conn: Connection, run_id: int, *, users_diff: bool, reemit: bool) -> dict[str, int]:
     """Insert the run's events (needs ``_perm_before``/``_perm_after`` and, with ``users_diff``,
-    ``_diff_users``); return their count per operation name."""
+    ``_diff_users`` and ``_in_users``); return their count per operation name."""
     if reemit:
         parts = [REEMIT_ACCOUNTS_SQL, REEMIT_PERMISSIONS_SQL]
     else:

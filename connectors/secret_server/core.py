@@ -60,7 +60,7 @@ class ClientCore:
         self._transport = Transport(
             self.base_url,
             verify=ca_bundle if (verify_tls and ca_bundle) else verify_tls,
-            pool_size=self.max_workers + 2,
+            pool_size=2 * self.max_workers + 2,  # fan-out and page threads, each its own connection
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_attempts=max_attempts,
@@ -71,6 +71,7 @@ class ClientCore:
         self._auth = TokenManager(self._transport, username, password, domain=domain, otp=otp)
         self._transport.auth = self._auth
         self._executor: ThreadPoolExecutor | None = None
+        self._page_executor: ThreadPoolExecutor | None = None  # pages fetched ahead: leaf calls, never wait
         self._executor_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -82,9 +83,10 @@ class ClientCore:
 
     def close(self) -> None:
         with self._executor_lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True, cancel_futures=True)
-                self._executor = None
+            for executor in (self._executor, self._page_executor):
+                if executor is not None:
+                    executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = self._page_executor = None
         self._transport.close()
 
     def __repr__(self) -> str:
@@ -126,7 +128,25 @@ class ClientCore:
             key=search.key,
             page_size=self.page_size,
             stats=self.stats,
+            prefetch=self._prefetch,
+            window=self.max_workers,
         )
+
+    def _prefetch(self, call: Callable[[], R]) -> Future[R]:
+        """Run ``call`` on the page pool, under the calling thread's time budget (`within`), if any."""
+        with self._executor_lock:
+            if self._page_executor is None:
+                self._page_executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="ss-pages")
+            pool = self._page_executor
+        budget = self._transport.budget()
+        if budget is None:
+            return pool.submit(call)
+
+        def bounded() -> R:
+            with self._transport.within(budget):
+                return call()
+
+        return pool.submit(bounded)
 
     # ------------------------------------------------------------------ fan-out
     def _pool(self) -> ThreadPoolExecutor:

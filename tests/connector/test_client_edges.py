@@ -127,11 +127,11 @@ def test_never_asks_for_secret_values(server: ScriptedServer):
 
 def test_tls_verification_is_on_by_default_and_takes_a_ca_bundle(server: ScriptedServer):
     with SecretServerClient(server.base_url, "a", "b") as default:
-        assert default._transport.session.verify is True
+        assert default._transport.verify is True
     with SecretServerClient(server.base_url, "a", "b", ca_bundle="/etc/ssl/corp.pem") as bundled:
-        assert bundled._transport.session.verify == "/etc/ssl/corp.pem"
+        assert bundled._transport.verify == "/etc/ssl/corp.pem"
     with SecretServerClient(server.base_url, "a", "b", verify_tls=False) as off:
-        assert off._transport.session.verify is False
+        assert off._transport.verify is False
 
 
 def test_otp_and_domain_travel_with_the_login(server: ScriptedServer):

@@ -56,8 +56,8 @@ def test_no_password_or_token_in_logs_or_errors(make_simulator, caplog: pytest.L
             client.reset_password(user["id"], RESET_PASSWORD)
         errors.append(transient.value)
         server.faults = Faults()
-        client._transport.session.headers["X-Debug"] = f"Bearer {tokens[-1]}"  # even if it were logged
-        logging.getLogger("connectors.secret_server").debug("headers %s", dict(client._transport.session.headers))
+        client._transport.headers["X-Debug"] = f"Bearer {tokens[-1]}"  # even if it were logged
+        logging.getLogger("connectors.secret_server").debug("headers %s", dict(client._transport.headers))
 
     with SecretServerClient(server.base_url, "admin", WRONG_PASSWORD) as bad, \
             pytest.raises(AuthenticationError) as refused:
