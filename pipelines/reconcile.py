@@ -45,6 +45,7 @@ from connectors.igi.limits import (
 from connectors.igi.normalize import Normalized, Normalizer, check_references, concat_snapshots
 from connectors.igi.runs import RunHandle, hold_run, mark_abandoned, merged_status
 from connectors.igi.staging import MergeOptions, fail_run, load_run, record_run
+from pipelines.failures import explain, fatal_for_run
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,9 @@ def extract_entity(client: Any, entity_name: str, parent_ids: list[int] | None =
                         record = {**record, parent_field: parent_id}
                     normalizer.add(record)
     except Exception as exc:
+        fatal = fatal_for_run(exc)
+        if fatal is not None:  # every other call would fail the same way (a refused login is final): stop
+            raise fatal from None
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
         log.warning("extraction of %s incomplete: %s", entity_name, reason)
         return normalizer.finish(complete=False, error=reason)
@@ -237,12 +241,11 @@ def _run(engine: Engine, client: Any, run: RunHandle, selected: list[Entity], op
         incomplete.update({s.entity.name: why for s in ordered if (why := s.removals_withheld()) is not None})
         extract_stats.update(_client_stats(client))
         if all(not s.complete for s in ordered):  # nothing came through (e.g. Secret Server unreachable): fail
-            outcome = fail_run(engine, ordered, "no entity could be extracted: " + "; ".join(
-                f"{name}: {why}" for name, why in incomplete.items()), finish=finish)
+            outcome = fail_run(engine, ordered, _nothing_extracted(incomplete), finish=finish)
         else:
             outcome = load_run(engine, run_id, ordered, options, finish=finish)
     except Exception as exc:  # e.g. the Dask scheduler is unreachable: the run is recorded failed, with why
-        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+        reason = explain(exc)[:2000]
         log.error("reconciliation run %s failed: %s", run_id, reason)
         outcome = fail_run(engine, ordered, reason, finish=finish)
     status = merged_status(incomplete) if outcome.status == "succeeded" else outcome.status
@@ -252,6 +255,15 @@ def _run(engine: Engine, client: Any, run: RunHandle, selected: list[Entity], op
         incomplete=incomplete, error=outcome.error, preview=outcome.result.preview, extract_stats=extract_stats,
         warnings=outcome.result.warnings,
     )
+
+
+def _nothing_extracted(incomplete: dict[str, str]) -> str:
+    """One line for a run that read nothing: the first entity's reason (the others are in ``incomplete``)."""
+    first, why = next(iter(incomplete.items()))
+    others = f"; {len(incomplete) - 1} other entities failed too (see the run's incomplete)" \
+        if len(incomplete) > 1 else ""
+    return (f"no entity could be extracted: {first}: {why}{others}; check SECRET_SERVER_URL and that "
+            "Secret Server is up")
 
 
 def _client_stats(client: Any) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from connectors.secret_server.errors import (
     AuthenticationError,
     OutOfTime,
     SecretServerError,
+    TlsError,
     TransientError,
 )
 from connectors.secret_server.redaction import log
@@ -280,7 +281,7 @@ class Transport:
             )
         except requests.exceptions.SSLError as exc:
             # A certificate that fails verification will fail again: not transient.
-            raise SecretServerError(
+            raise TlsError(
                 f"{method} {shown_path}: TLS verification failed ({exc}); set a CA bundle or fix the certificate"
             ) from exc
         except requests.ConnectTimeout as exc:

@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.failures import CommandFailed
+
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("provision", help="execute IGI's pending provisioning requests on Secret Server")
@@ -25,7 +27,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.logs import quiet_console
     from pipelines.provision import provision, provision_with_settings
+
+    quiet_console(args.verbose)
 
     params = {"batch_size": args.batch_size, "lease_seconds": args.lease_seconds, "max_attempts": args.max_attempts,
               "workers": args.workers, "max_batches": args.max_batches}
@@ -34,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     totals = provision(**params) if prefect_api_configured() else provision_with_settings(**params).as_dict()
     print_summary(totals)
     if args.fail_on_error and totals.get("failed"):
-        raise RuntimeError(f"{totals['failed']} request(s) ended in error; see igi.event_out.trace")
+        raise CommandFailed(f"{totals['failed']} request(s) ended in error; ss-igi queue shows why")
     return 0
 
 

@@ -25,6 +25,7 @@ from connectors.igi.limits import (
     DEFAULT_PERCENT_FLOOR,
 )
 from connectors.igi.staging import PREVIEW_PER_ENTITY
+from pipelines.failures import CommandFailed
 
 STAT_COLUMNS = ("scanned", "added", "changed", "removed", "unchanged", "rejected")
 
@@ -76,7 +77,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.logs import quiet_console
     from pipelines.reconcile import EXIT_CODES, ReconciliationError, reconcile
+
+    quiet_console(args.verbose)
 
     removals_off = args.no_removal_limits
     try:
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ReconciliationError as exc:
         print_summary(exc.summary.as_dict())
-        raise RuntimeError(exc.summary.reason()) from None
+        raise CommandFailed(exc.summary.reason()) from None
     print_summary(summary)
     code = EXIT_CODES[summary["status"]]
     if code:
