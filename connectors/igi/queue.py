@@ -297,7 +297,7 @@ def _operator_requests(engine: Engine, event_ids: Iterable[int], action: str, no
     ids = sorted({int(i) for i in event_ids})
     results: list[tuple[int, str | None]] = []
     with engine.begin() as conn:
-        rows = {r["event_id"]: r for r in conn.execute(sa.text(
+        rows = {r["event_id"]: dict(r) for r in conn.execute(sa.text(
             "SELECT event_id, state, operation, claimed_by, password IS NOT NULL AS has_password, "
             "coalesce(claimed_until > now(), false) AS claimed "
             "FROM igi.event_out WHERE event_id = ANY(:ids) ORDER BY event_id FOR UPDATE"), {"ids": ids}).mappings()}

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from connectors.secret_server.auth import TokenManager
 from connectors.secret_server.errors import FanOutError
-from connectors.secret_server.paging import iter_search
+from connectors.secret_server.paging import PageObserver, iter_search
 from connectors.secret_server.transport import ClientStats, Params, Transport
 
 T = TypeVar("T")
@@ -72,6 +72,8 @@ class ClientCore:
         self._transport.auth = self._auth
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        # Told of every search page this client reads (a progress display); see paging.PageObserver.
+        self.page_observer: PageObserver | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Any:
@@ -122,6 +124,7 @@ class ClientCore:
             key=search.key,
             page_size=self.page_size,
             stats=self.stats,
+            on_page=self.page_observer,
         )
 
     # ------------------------------------------------------------------ fan-out

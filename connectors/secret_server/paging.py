@@ -37,6 +37,8 @@ from connectors.secret_server.redaction import log
 from connectors.secret_server.transport import ClientStats
 
 GetJson = Callable[[str, list[tuple[str, Any]]], Any]
+# Told of every page read: (skip, the page's total or None, records it adds). Called from any fan-out thread.
+PageObserver = Callable[[int, "int | None", int], None]
 
 
 def _key_of(record: Any, key: str) -> int | None:
@@ -74,6 +76,7 @@ def iter_search(
     page_size: int = 1000,
     stats: ClientStats | None = None,
     max_recoveries: int = 200,
+    on_page: PageObserver | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield every record of a search endpoint once, in ascending ``key`` order (see module doc)."""
     base = _as_query(filters or {})
@@ -112,6 +115,8 @@ def iter_search(
         if not ordered:
             if skip == 0 and not has_next:
                 # A single page is a consistent snapshot whatever its order; just drop repeats.
+                if on_page:
+                    on_page(skip, total, len(records))
                 seen: set[Any] = set()
                 for record, k in zip(records, maybe_keys, strict=True):
                     marker = k if k is not None else id(record)
@@ -139,6 +144,8 @@ def iter_search(
             continue
         step = 0
 
+        if on_page:
+            on_page(skip, total, sum(1 for k in keys if last is None or k > last))
         for record, k in zip(records, keys, strict=True):
             if last is None or k > last:
                 last = k

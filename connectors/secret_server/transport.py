@@ -65,6 +65,8 @@ class ClientStats:
     pages: int = 0  # search pages fetched
     page_recoveries: int = 0  # re-reads after a shifted page was detected
     total_changes: int = 0  # pages whose `total` differed from the previous page's
+    throttled: int = 0  # 429 and 503 answers (the server asking us to slow down)
+    retry_wait_ms: int = 0  # time spent waiting before retries (backoff and Retry-After)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, n: int = 1) -> None:
@@ -250,6 +252,7 @@ class Transport:
                     method, shown_path, failure.reason, attempts, self.max_attempts - 1, delay,
                 )
                 self.stats.add("retries")
+                self.stats.add("retry_wait_ms", int(delay * 1000))
                 self.sleep(delay)
 
     # ------------------------------------------------------------------ internals
@@ -299,6 +302,8 @@ class Transport:
         log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, shown_path, status,
                   (time.monotonic() - t0) * 1000, attempt)
         if status in RETRYABLE_STATUSES:
+            if status in (429, 503):
+                self.stats.add("throttled")
             # 429 and 503 say the request was turned away; 502/504 come from a gateway that may
             # have passed it on before failing.
             raise _Transient(f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After")),
