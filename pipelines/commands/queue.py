@@ -91,8 +91,8 @@ def print_queue(counts: dict[str, int], requests: list[dict[str, Any]], console:
     table = Table(title="Pending and failed requests")
     for name, justify in (("ID", "right"), ("Operation", "left"), ("Account", "left"), ("State", "left"),
                           ("ERC status", "left"), ("Attempts", "right"), ("Next attempt (UTC)", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    table.add_column("Trace", overflow="fold")
+        table.add_column(name, justify=justify, no_wrap=name != "Next attempt (UTC)")  # type: ignore[arg-type]
+    table.add_column("Trace", overflow="fold", ratio=1)  # the rest of the width
     for row in requests:
         shown = _shown(row)
         table.add_row(str(row["event_id"]), shown["operation"], escape(row["code"]), shown["state"],
