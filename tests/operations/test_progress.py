@@ -59,12 +59,14 @@ def test_progress_shows_only_on_a_terminal_and_never_with_quiet():
 
 def test_the_reconcile_flow_publishes_a_progress_artifact(prefect_harness, ops_env, sim_org):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-    reconcile(entities=["users", "groups"])
+    state = reconcile(entities=["users", "groups"], return_state=True)
+    assert state.is_completed()
     with get_client(sync_client=True) as client:
-        [artifact] = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["reconcile-progress"])), limit=1)
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["reconcile-progress"]),
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
     assert artifact.type == "progress" and float(artifact.data) == 100.0  # type: ignore[arg-type]
     assert f"users 1/1 requests, {len(sim_org.users())} rows" in str(artifact.description)
     assert f"groups 1/1 requests, {len(sim_org.groups())} rows" in str(artifact.description)
