@@ -13,6 +13,7 @@ from connectors.igi import create_engine
 from connectors.igi.migrations import status as migration_status
 from connectors.igi.runs import mark_abandoned
 from pipelines.database import database_url
+from pipelines.failures import explain
 from pipelines.secret_server import open_secret_server
 from pipelines.settings import Settings
 
@@ -28,8 +29,8 @@ def check_secret_server(settings: Settings) -> CheckResult:
     try:
         with open_secret_server(settings, max_attempts=2, max_retry_seconds=10.0) as client:
             report = client.test_connection()
-    except Exception as exc:  # the verdict names the reason; the connector's errors carry no secrets
-        return CheckResult("Secret Server", False, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # the verdict names the reason and what to do; the connector's errors carry no secrets
+        return CheckResult("Secret Server", False, explain(exc))
     detail = f"{report['base_url']}: version {report['version']}, healthy={report['healthy']}"
     if report["read_only_mode"]:
         detail += ", read-only mode"
@@ -48,7 +49,7 @@ def check_database(settings: Settings) -> CheckResult:
         finally:
             engine.dispose()
     except Exception as exc:
-        return CheckResult("IGI database", False, f"{type(exc).__name__}: {exc}")
+        return CheckResult("IGI database", False, explain(exc))
     migrations = f"{len(state.applied)} migrations applied"
     if state.pending:
         migrations += f", {len(state.pending)} pending (ss-igi db upgrade, or the next flow run, applies them)"

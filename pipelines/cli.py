@@ -15,7 +15,8 @@ from typing import Any
 from pipelines.logs import install_redaction
 from pipelines.settings import Settings
 
-COMMANDS = ["demo", "reconcile", "provision", "request", "check", "db", "simulator", "serve", "dictionary"]
+COMMANDS = ["demo", "reconcile", "provision", "request", "runs", "queue", "check", "db", "simulator", "serve",
+            "dictionary"]
 
 # Flags that override a setting's environment variable. No password has one: a command line is visible to
 # other users in the process list.
@@ -104,10 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ss-igi: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the CLI's contract: one line on stderr, non-zero exit
+        from pipelines.failures import explain
+
         if args.verbose:
             logging.getLogger("ss_igi").exception("command failed")
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"ss-igi {args.command}: {reason}", file=sys.stderr)
+        print(f"ss-igi {args.command}: {explain(exc)}", file=sys.stderr)
         return 1
 
 

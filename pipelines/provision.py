@@ -44,6 +44,7 @@ from connectors.secret_server import (
 from pipelines.claims import HeldClaims
 from pipelines.executors import Executor, LostClaim, Outcome, PermanentFailure
 from pipelines.passwords import PasswordBox, PasswordError
+from pipelines.progress import ProvisionProgress, artifact_view
 
 log = logging.getLogger("ss_igi.provision")
 
@@ -84,6 +85,18 @@ class ProvisionSummary:
     seconds: float = 0.0
     by_operation: Counter[str] = field(default_factory=Counter)
     results: list[RequestResult] = field(default_factory=list)
+    progress: ProvisionProgress | None = field(default=None, repr=False, compare=False)
+
+    def record(self, result: RequestResult) -> None:
+        """One request's outcome: counted, kept, and told to the progress observer."""
+        if result.result == "lost":
+            self.lost += 1
+        else:
+            setattr(self, result.result, getattr(self, result.result) + 1)
+            self.by_operation[f"{result.operation}:{result.result}"] += 1
+        self.results.append(result)
+        if self.progress is not None:
+            self.progress.request_finished(result.result)
 
     @property
     def processed(self) -> int:
@@ -144,13 +157,15 @@ def run_provisioning(
     *,
     worker_id: str | None = None,
     stop: threading.Event | None = None,
+    progress: ProvisionProgress | None = None,
 ) -> ProvisionSummary:
     """One worker: claim and execute requests until none is due and no other worker holds any (or
-    ``max_batches``, or ``stop`` is set). Its claims are renewed by a heartbeat while it works."""
+    ``max_batches``, or ``stop`` is set). Its claims are renewed by a heartbeat while it works; ``progress`` is
+    told of each outcome."""
     opts = options or ProvisionOptions()
     worker = worker_id or default_worker_id()
     executor = Executor(client, engine, passwords, worker, allow_break_inheritance=opts.break_inheritance)
-    summary = ProvisionSummary()
+    summary = ProvisionSummary(progress=progress)
     started = time.monotonic()
     with HeldClaims(engine, worker, opts.lease_seconds) as claims:
         while (opts.max_batches is None or summary.batches < opts.max_batches) and not (stop and stop.is_set()):
@@ -267,29 +282,31 @@ def _write_back(engine: Engine, summary: ProvisionSummary, event_id: int, op: st
     if not held:
         _lost(summary, event_id, op, code)
         return
-    setattr(summary, result, getattr(summary, result) + 1)
-    summary.by_operation[f"{op}:{result}"] += 1
-    summary.results.append(RequestResult(event_id, op, code, result, trace))
+    summary.record(RequestResult(event_id, op, code, result, trace))
     log.info("request %s %s %s: %s (%s)", event_id, op, code, result, trace)
 
 
 def _lost(summary: ProvisionSummary, event_id: int, op: str, code: str) -> None:
-    summary.lost += 1
-    summary.results.append(RequestResult(event_id, op, code, "lost", "claim lost"))
+    summary.record(RequestResult(event_id, op, code, "lost", "claim lost"))
 
 
 def run_workers(engine: Engine, make_client: Any, passwords: PasswordBox, options: ProvisionOptions,
-                workers: int) -> ProvisionSummary:
+                workers: int, progress: ProvisionProgress | None = None) -> ProvisionSummary:
     """``workers`` workers in threads, sharing one client (``make_client()``: one login, one connection pool),
-    summaries merged. The login comes first: refused, nothing starts (a vault locks accounts after a few)."""
+    summaries merged; ``progress`` is told how many requests are due, then of each outcome. The login comes
+    first: refused, nothing starts (a vault locks accounts after a few failed logins)."""
     total = ProvisionSummary()
     count = max(1, workers)
     shared = replace(options, workers=max(options.workers, count))
     client = make_client()
     try:
         client.login()
+        if progress is not None:
+            counts = queue.queue_counts(engine)
+            progress.started(counts["due"] + counts["claimed"])
         with ThreadPoolExecutor(count, thread_name_prefix="provision") as pool:
-            for part in pool.map(lambda _: run_provisioning(engine, client, passwords, shared), range(count)):
+            for part in pool.map(lambda _: run_provisioning(engine, client, passwords, shared, progress=progress),
+                                 range(count)):
                 total.merge(part)
     finally:
         client.close()
@@ -302,6 +319,7 @@ def provision_with_settings(
     max_attempts: int | None = None,
     workers: int = 1,
     max_batches: int | None = None,
+    progress: ProvisionProgress | None = None,
 ) -> ProvisionSummary:
     """Run ``workers`` workers in this process with the settings (SS_IGI_PROVISION_*) as defaults."""
     from pipelines.database import open_database
@@ -321,7 +339,7 @@ def provision_with_settings(
     engine = open_database(settings, pool_size=2 * max(1, workers) + 1)
     try:
         return run_workers(engine, lambda: open_secret_server(settings), PasswordBox.from_settings(settings),
-                           options, workers)
+                           options, workers, progress)
     finally:
         engine.dispose()
 
@@ -333,10 +351,19 @@ def provision(
     max_attempts: int | None = None,
     workers: int = 1,
     max_batches: int | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """Execute IGI's pending provisioning requests on Secret Server; parameters default to the settings
-    (SS_IGI_PROVISION_*). Returns the summary: processed, succeeded, failed, retried."""
-    summary = provision_with_settings(batch_size, lease_seconds, max_attempts, workers, max_batches)
+    (SS_IGI_PROVISION_*); ``progress``: a `ProvisionProgress` for in-process callers (the flow always adds its
+    progress artifact). Returns the summary: processed, succeeded, failed, retried."""
+    observer = progress if isinstance(progress, ProvisionProgress) else ProvisionProgress()
+    view = artifact_view("provision-progress")
+    if view is not None:
+        observer.add_view(view)
+    try:
+        summary = provision_with_settings(batch_size, lease_seconds, max_attempts, workers, max_batches, observer)
+    finally:
+        observer.finish()
     publish_artifact(summary)
     get_run_logger().info("provision: %s", summary.as_dict())
     return summary.as_dict()

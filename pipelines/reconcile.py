@@ -45,7 +45,8 @@ from connectors.igi.limits import (
 from connectors.igi.normalize import Normalized, Normalizer, check_references, concat_snapshots
 from connectors.igi.runs import RunHandle, hold_run, mark_abandoned, merged_status
 from connectors.igi.staging import MergeOptions, fail_run, load_run, record_run
-from connectors.secret_server.errors import AuthenticationError
+from pipelines.failures import explain, fatal_for_run
+from pipelines.progress import ExtractProgress, artifact_view
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,10 @@ def extract_entity(client: Any, entity_name: str, parent_ids: list[int] | None =
                     if isinstance(record, dict) and record.get(parent_field) is None:
                         record = {**record, parent_field: parent_id}
                     normalizer.add(record)
-    except AuthenticationError:
-        raise  # a refused login ends the run (see run_reconcile), not just this entity
     except Exception as exc:
+        fatal = fatal_for_run(exc)
+        if fatal is not None:  # every other call would fail the same way (a refused login is final): stop
+            raise fatal from None
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:1000]
         log.warning("extraction of %s incomplete: %s", entity_name, reason)
         return normalizer.finish(complete=False, error=reason)
@@ -170,16 +172,24 @@ def _known_keys(engine: Engine, name: str, snapshots: dict[str, Normalized]) -> 
     return keys if snap.complete else keys | _staging_keys(engine, ENTITIES[name])
 
 
-def extract_all(engine: Engine, client: Any, entities: Sequence[Entity], extract: Extract) -> dict[str, Normalized]:
+def extract_all(engine: Engine, client: Any, entities: Sequence[Entity], extract: Extract,
+                progress: ExtractProgress | None = None) -> dict[str, Normalized]:
+    """Every entity in order (a fan-out after its parent), references checked; ``progress`` is told of each."""
     snapshots: dict[str, Normalized] = {}
     for entity in entities:
         if entity.source.per is None:
+            if progress:
+                progress.entity_started(entity.name, 1)
             snapshot = extract(client, entity.name, None)
         else:
             parent_ids, incomplete_parent = _parents(engine, entity, snapshots)
+            if progress:
+                progress.entity_started(entity.name, len(parent_ids))
             snapshot = extract(client, entity.name, parent_ids)
             if incomplete_parent and snapshot.complete:
                 snapshot.complete, snapshot.error = False, incomplete_parent
+        if progress:
+            progress.entity_finished(entity.name, snapshot.scanned, snapshot.complete)
         snapshots[entity.name] = snapshot
     for snapshot in snapshots.values():  # dependency order: a referenced entity is checked first
         known = {ref.entity: _known_keys(engine, ref.entity, snapshots) for ref in snapshot.entity.references}
@@ -204,10 +214,11 @@ def run_reconcile(
     reemit_events: bool = False,
     flow_run_id: str | None = None,
     extract: Extract = extract_entity,
+    progress: ExtractProgress | None = None,
 ) -> RunSummary:
     """Reconcile Secret Server into staging once; always records the run and returns its summary (failures and
     aborts included: they leave staging exactly as it was). The limits are those of connectors/igi/limits.py;
-    ``allow_mass_change`` lifts them all for a planned change."""
+    ``allow_mass_change`` lifts them all for a planned change. ``progress`` follows the extraction."""
     selected = select_entities(list(entities) if entities else None)
     limits = SafetyLimits.lifted() if allow_mass_change else SafetyLimits(
         max_removals, max_removal_percent, max_change_percent, max_events, max_event_percent, percent_floor)
@@ -216,15 +227,19 @@ def run_reconcile(
                   "max_events": max_events, "max_event_percent": max_event_percent, "percent_floor": percent_floor,
                   "allow_mass_change": allow_mass_change, "reemit_events": reemit_events}
     mark_abandoned(engine)
+    if progress is not None and hasattr(client, "page_observer"):
+        progress.attach(client.stats)
+        client.page_observer = progress.page_read
     with hold_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id) as run:
         log.info("reconciliation run %s started: %s", run.run_id, parameters)
-        summary = _run(engine, client, run, selected, MergeOptions(dry_run, limits, reemit_events), extract)
+        summary = _run(engine, client, run, selected, MergeOptions(dry_run, limits, reemit_events), extract,
+                       progress)
     log.info("reconciliation run %s %s", run.run_id, summary.reason())
     return summary
 
 
 def _run(engine: Engine, client: Any, run: RunHandle, selected: list[Entity], options: MergeOptions,
-         extract: Extract) -> RunSummary:
+         extract: Extract, progress: ExtractProgress | None) -> RunSummary:
     run_id = run.run_id
     ordered: list[Normalized] = []
     incomplete: dict[str, str] = {}
@@ -235,17 +250,16 @@ def _run(engine: Engine, client: Any, run: RunHandle, selected: list[Entity], op
                           incomplete=incomplete, extract_stats=extract_stats)
 
     try:
-        snapshots = extract_all(engine, client, selected, extract)
+        snapshots = extract_all(engine, client, selected, extract, progress)
         ordered += [snapshots[e.name] for e in selected]
         incomplete.update({s.entity.name: why for s in ordered if (why := s.removals_withheld()) is not None})
         extract_stats.update(_client_stats(client))
         if all(not s.complete for s in ordered):  # nothing came through (e.g. Secret Server unreachable): fail
-            outcome = fail_run(engine, ordered, "no entity could be extracted: " + "; ".join(
-                f"{name}: {why}" for name, why in incomplete.items()), finish=finish)
+            outcome = fail_run(engine, ordered, _nothing_extracted(incomplete), finish=finish)
         else:
             outcome = load_run(engine, run_id, ordered, options, finish=finish)
     except Exception as exc:  # e.g. the Dask scheduler is unreachable: the run is recorded failed, with why
-        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+        reason = explain(exc)[:2000]
         log.error("reconciliation run %s failed: %s", run_id, reason)
         outcome = fail_run(engine, ordered, reason, finish=finish)
     status = merged_status(incomplete) if outcome.status == "succeeded" else outcome.status
@@ -255,6 +269,15 @@ def _run(engine: Engine, client: Any, run: RunHandle, selected: list[Entity], op
         incomplete=incomplete, error=outcome.error, preview=outcome.result.preview, extract_stats=extract_stats,
         warnings=outcome.result.warnings,
     )
+
+
+def _nothing_extracted(incomplete: dict[str, str]) -> str:
+    """One line for a run that read nothing: the first entity's reason (the others are in ``incomplete``)."""
+    first, why = next(iter(incomplete.items()))
+    others = f"; {len(incomplete) - 1} other entities failed too (see the run's incomplete)" \
+        if len(incomplete) > 1 else ""
+    return (f"no entity could be extracted: {first}: {why}{others}; check SECRET_SERVER_URL and that "
+            "Secret Server is up")
 
 
 def _client_stats(client: Any) -> dict[str, Any]:
@@ -331,12 +354,15 @@ def reconcile(
     percent_floor: int = DEFAULT_PERCENT_FLOOR,
     allow_mass_change: bool = False,
     reemit_events: bool = False,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """Reconcile Secret Server into IGI staging. ``entities``: a subset (default all); ``dry_run``: compute and
     report, write only the run record; ``max_*`` and ``percent_floor``: the safety limits (None: no limit; see
     connectors/igi/limits.py) above which the run aborts; ``allow_mass_change``: lift them all for a planned
     change; ``reemit_events``: emit every current account and permission to igi.event_target (an initial load
-    into a fresh IGI). Raises `ReconciliationError` when the run failed or aborted (the flow run ends Failed);
+    into a fresh IGI); ``progress``: an `ExtractProgress` to follow the extraction (in-process callers such as
+    the CLI's terminal display; the flow always adds its progress artifact).
+    Raises `ReconciliationError` when the run failed or aborted (the flow run ends Failed);
     a partial run ends Completed, in a state named "Partial"; both return the summary."""
     from prefect.runtime import flow_run
     from prefect.states import Completed
@@ -346,7 +372,15 @@ def reconcile(
     from pipelines.settings import Settings
 
     settings = Settings()
-    engine = open_database(settings)
+    observer = progress if isinstance(progress, ExtractProgress) else ExtractProgress()
+    view = artifact_view("reconcile-progress", len(entities or ENTITIES))
+    if view is not None:
+        observer.add_view(view)
+    try:
+        engine = open_database(settings)
+    except BaseException:
+        observer.close()
+        raise
     try:
         with open_secret_server(settings) as client:
             summary = run_reconcile(
@@ -356,9 +390,11 @@ def reconcile(
                 allow_mass_change=allow_mass_change, reemit_events=reemit_events,
                 flow_run_id=str(flow_run.id) if flow_run.id else None,
                 extract=extract_on_dask if os.environ.get(DASK_ADDRESS_SETTING) else extract_task,
+                progress=observer,
             )
     finally:
         engine.dispose()
+        observer.close()
     publish_artifact(summary)
     get_run_logger().info("reconcile: %s", summary.reason())
     if summary.status == "partial":  # a warning: merged, some removals withheld. Calling the flow returns data.

@@ -26,8 +26,12 @@ def open_secret_server(settings: Settings, **options: Any) -> SecretServerClient
         if not value
     ]
     if missing:
-        raise ConfigurationError(f"missing setting(s): {', '.join(missing)}")
+        raise ConfigurationError(f"missing setting(s): {', '.join(missing)}; set them in the environment "
+                                 "(README: Configuration)")
     assert settings.secret_server_url and settings.secret_server_username and password
+    if not settings.secret_server_url.lower().startswith(("http://", "https://")):
+        raise ConfigurationError("SECRET_SERVER_URL must be an http(s) URL such as "
+                                 "https://vault.example.com/SecretServer")
     return SecretServerClient(
         settings.secret_server_url,
         settings.secret_server_username,

@@ -248,6 +248,102 @@ def queue_counts(engine: Engine) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
+# ---------------------------------------------------------------------------------------------- operators
+# What `ss-igi queue` reads and does. An operator's retry or cancel is one of IGI's own transitions, recorded at
+# the head of the trace: retry 3 -> 1 (a failed request runs again, its attempts counted afresh) or 1 -> 1 (a
+# request waiting for its backoff is due now); cancel 1 -> 3 with erc_status ``Cancelled``. Neither touches a
+# request that succeeded (2 is final) or one a worker holds right now (a live lease: its heartbeat renews it
+# while the worker works); the rows are locked while they are judged, so no worker claims one meanwhile.
+
+_LISTED = (
+    "event_id, operation, code, state, erc_status, trace, attempts, next_attempt_at, claimed_by, claimed_until, "
+    "created_at, processed_at"
+)
+NEEDS_PASSWORD = (Operation.ACCOUNT_CREATE, Operation.ACCOUNT_PWDCHANGE)
+MAX_TRACE = 2000
+
+
+def list_requests(engine: Engine, states: Iterable[int] = (State.PENDING, State.ERROR),
+                  limit: int = 50) -> list[dict[str, Any]]:
+    """Requests in ``states``, oldest first (pending ones, then failed ones most recent first), without their
+    password; each with ``claimed`` (a live lease) and ``due`` (may be claimed now)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"""
+            SELECT {_LISTED},
+                   coalesce(claimed_until > now(), false) AS claimed,
+                   (state = 1 AND next_attempt_at <= now() AND coalesce(claimed_until <= now(), true)) AS due
+            FROM igi.event_out
+            WHERE state = ANY(:states)
+            ORDER BY state, CASE WHEN state = 1 THEN event_id ELSE -event_id END
+            LIMIT :limit"""), {"states": [int(s) for s in states], "limit": int(limit)}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def _judge(row: Mapping[str, Any] | None, action: str) -> str | None:
+    """Why ``action`` (retry or cancel) is refused for the row, or None when it may proceed."""
+    if row is None:
+        return "no such request"
+    if row["state"] == State.SUCCESS:
+        return "it succeeded (a final state)"
+    if row["claimed"]:
+        return f"a worker holds it right now ({row['claimed_by']}); try again when its attempt has ended"
+    if action == "cancel" and row["state"] == State.ERROR:
+        return "it has already ended in error (state 3)"
+    if action == "retry" and row["state"] == State.ERROR and row["operation"] in NEEDS_PASSWORD \
+            and not row["has_password"]:
+        return "its password was erased when it failed; IGI must send a new request"
+    return None
+
+
+def _operator_requests(engine: Engine, event_ids: Iterable[int], action: str, note: str,
+                       statement: sa.TextClause) -> list[tuple[int, str | None]]:
+    ids = sorted({int(i) for i in event_ids})
+    results: list[tuple[int, str | None]] = []
+    with engine.begin() as conn:
+        rows = {r["event_id"]: dict(r) for r in conn.execute(sa.text(
+            "SELECT event_id, state, operation, claimed_by, password IS NOT NULL AS has_password, "
+            "coalesce(claimed_until > now(), false) AS claimed "
+            "FROM igi.event_out WHERE event_id = ANY(:ids) ORDER BY event_id FOR UPDATE"), {"ids": ids}).mappings()}
+        for event_id in ids:
+            refusal = _judge(rows.get(event_id), action)
+            if refusal is None:
+                conn.execute(statement, {"id": event_id, "note": note, "max": MAX_TRACE})
+            results.append((event_id, refusal))
+    return results
+
+
+_RETRY = sa.text("""
+UPDATE igi.event_out
+SET trace = left(:note || CASE WHEN state = 3
+                              THEN ': was state 3 ' || coalesce(erc_status, '') || ' after ' || attempts
+                                   || ' attempt(s): ' || coalesce(trace, '')
+                              ELSE ': made due now; last outcome: ' || coalesce(trace, 'none') END, :max),
+    attempts = CASE WHEN state = 3 THEN 0 ELSE attempts END,
+    erc_status = CASE WHEN state = 3 THEN NULL ELSE erc_status END,
+    state = 1, processed_at = NULL, next_attempt_at = now(), claimed_by = NULL, claimed_until = NULL
+WHERE event_id = :id AND state IN (1, 3) AND (claimed_until IS NULL OR claimed_until <= now())
+""")
+
+_CANCEL = sa.text("""
+UPDATE igi.event_out
+SET state = 3, erc_status = 'Cancelled', trace = left(:note || '; last outcome: ' || coalesce(trace, 'none'), :max),
+    processed_at = now(), password = NULL, checkpoint = NULL, claimed_by = NULL, claimed_until = NULL
+WHERE event_id = :id AND state = 1 AND (claimed_until IS NULL OR claimed_until <= now())
+""")
+
+
+def retry_requests(engine: Engine, event_ids: Iterable[int], note: str) -> list[tuple[int, str | None]]:
+    """Put failed requests back in the queue (state 3 -> 1, attempts from 0), or make waiting ones due now;
+    ``note`` heads the trace. Returns (event_id, None) for each done, (event_id, why) for each refused."""
+    return _operator_requests(engine, event_ids, "retry", note, _RETRY)
+
+
+def cancel_requests(engine: Engine, event_ids: Iterable[int], note: str) -> list[tuple[int, str | None]]:
+    """End pending requests in state 3 with erc_status ``Cancelled`` (password erased); ``note`` heads the
+    trace. Returns (event_id, None) for each done, (event_id, why) for each refused."""
+    return _operator_requests(engine, event_ids, "cancel", note, _CANCEL)
+
+
 __all__ = [
     "PERMISSION_TYPES",
     "InvalidRequest",
@@ -255,15 +351,18 @@ __all__ = [
     "ProvisioningRequest",
     "State",
     "begin_attempt",
+    "cancel_requests",
     "claim_pending_requests",
     "complete_request",
     "enqueue_request",
     "fail_request",
+    "list_requests",
     "pending_work",
     "queue_counts",
     "release_request",
     "renew_claims",
     "retry_request",
+    "retry_requests",
     "save_checkpoint",
     "validate_request",
 ]

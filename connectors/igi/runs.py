@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import Connection, Engine
 
+from connectors.igi.entities import ENTITY_NAMES
 from connectors.igi.normalize import Reject
 
 log = logging.getLogger(__name__)
@@ -166,3 +167,45 @@ def write_rejects(conn: Connection, run_id: int, rejects: Iterable[Reject]) -> i
                             Jsonb(_clean(reject.record))))
             count += 1
     return count
+
+
+# ---------------------------------------------------------------------------------------------- history
+_RUN_COLUMNS = ("run_id, flow_run_id, started_at, finished_at, status, dry_run, parameters, stats, events, "
+                "incomplete, extract_stats, error, warnings")
+
+
+def list_runs(engine: Engine, limit: int = 10) -> list[dict[str, Any]]:
+    """The last ``limit`` runs, newest first, as stored (``stats`` per entity)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            f"SELECT {_RUN_COLUMNS} FROM ss_staging.reconciliation_runs ORDER BY run_id DESC LIMIT :n"),
+            {"n": int(limit)}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def read_run(engine: Engine, run_id: int, reject_limit: int = 100) -> dict[str, Any] | None:
+    """One run: its record, its rejects (up to ``reject_limit``, with their total) and its change log counted
+    per entity and change type; None when there is no such run."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            f"SELECT {_RUN_COLUMNS} FROM ss_staging.reconciliation_runs WHERE run_id = :r"), {"r": run_id}
+        ).mappings().one_or_none()
+        if row is None:
+            return None
+        rejects = conn.execute(sa.text(
+            "SELECT entity, source_id, reason FROM ss_staging.rejects WHERE run_id = :r ORDER BY reject_id "
+            "LIMIT :n"), {"r": run_id, "n": int(reject_limit)}).mappings().all()
+        reject_total = conn.execute(sa.text("SELECT count(*) FROM ss_staging.rejects WHERE run_id = :r"),
+                                    {"r": run_id}).scalar_one()
+        changes = conn.execute(sa.text(
+            "SELECT entity, change_type, count(*) AS n FROM ss_staging.change_log WHERE run_id = :r "
+            "GROUP BY entity, change_type ORDER BY entity, change_type"), {"r": run_id}).all()
+    change_log: dict[str, dict[str, int]] = {}
+    for entity, change_type, n in sorted(changes, key=lambda c: (_entity_order(c[0]), c[1])):
+        change_log.setdefault(entity, {"added": 0, "changed": 0, "removed": 0})[change_type] = int(n)
+    return {**dict(row), "rejects": [dict(r) for r in rejects], "reject_total": int(reject_total),
+            "change_log": change_log}
+
+
+def _entity_order(name: str) -> int:
+    return ENTITY_NAMES.index(name) if name in ENTITY_NAMES else len(ENTITY_NAMES)

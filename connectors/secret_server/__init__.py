@@ -12,6 +12,7 @@ from connectors.secret_server.errors import (
     OutOfTime,
     PagingError,
     SecretServerError,
+    TlsError,
     TransientError,
 )
 from connectors.secret_server.records import (
@@ -46,6 +47,7 @@ __all__ = [
     "SecretRecord",
     "SecretServerClient",
     "SecretServerError",
+    "TlsError",
     "TransientError",
     "UserRecord",
     "redact",

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from connectors.secret_server.auth import TokenManager
 from connectors.secret_server.errors import AuthenticationError, FanOutError
-from connectors.secret_server.paging import iter_search
+from connectors.secret_server.paging import PageObserver, iter_search
 from connectors.secret_server.transport import ClientStats, Params, Transport
 
 T = TypeVar("T")
@@ -73,6 +73,8 @@ class ClientCore:
         self._executor: ThreadPoolExecutor | None = None
         self._page_executor: ThreadPoolExecutor | None = None  # pages fetched ahead: leaf calls, never wait
         self._executor_lock = threading.Lock()
+        # Told of every search page this client reads (a progress display); see paging.PageObserver.
+        self.page_observer: PageObserver | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Any:
@@ -130,6 +132,7 @@ class ClientCore:
             stats=self.stats,
             prefetch=self._prefetch,
             window=self.max_workers,
+            on_page=self.page_observer,
         )
 
     def _prefetch(self, call: Callable[[], R]) -> Future[R]:

@@ -74,6 +74,10 @@ class AuthenticationError(SecretServerError):
     """Login or refresh refused, or a fresh token was still rejected (403/401)."""
 
 
+class TlsError(SecretServerError):
+    """Secret Server's TLS certificate failed verification: every call would fail the same way."""
+
+
 class TransientError(SecretServerError):
     """Retries exhausted (attempts or time) on 429/5xx/connection errors/timeouts/non-JSON 200s.
 

@@ -51,6 +51,8 @@ from connectors.secret_server.transport import ClientStats
 GetJson = Callable[[str, list[tuple[str, Any]]], Any]
 # Runs a call elsewhere (a thread pool's ``submit``): the page fetches ahead. Its calls never wait on it.
 Prefetch = Callable[[Callable[[], Any]], "Future[Any]"]
+# Told of every page read: (skip, the page's total or None, records it adds). Called from any fan-out thread.
+PageObserver = Callable[[int, "int | None", int], None]
 
 
 def _key_of(record: Any, key: str) -> int | None:
@@ -90,6 +92,7 @@ def iter_search(
     max_recoveries: int = 200,
     prefetch: Prefetch | None = None,
     window: int = 8,
+    on_page: PageObserver | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield every record of a search endpoint once, in ascending ``key`` order (see module doc); with
     ``prefetch``, up to ``window`` of the next pages are fetched concurrently."""
@@ -145,6 +148,8 @@ def iter_search(
             if not ordered:
                 if skip == 0 and not has_next:
                     # A single page is a consistent snapshot whatever its order; just drop repeats.
+                    if on_page:
+                        on_page(skip, total, len(records))
                     seen: set[Any] = set()
                     for record, k in zip(records, maybe_keys, strict=True):
                         marker = k if k is not None else id(record)
@@ -187,6 +192,8 @@ def iter_search(
                     ahead.append((following, prefetch(functools.partial(fetch, following))))
                     following += stride
 
+            if on_page:
+                on_page(skip, total, sum(1 for k in keys if last is None or k > last))
             for record, k in zip(records, keys, strict=True):
                 if last is None or k > last:
                     last = k

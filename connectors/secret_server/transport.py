@@ -54,6 +54,7 @@ from connectors.secret_server.errors import (
     AuthenticationError,
     OutOfTime,
     SecretServerError,
+    TlsError,
     TransientError,
 )
 from connectors.secret_server.redaction import log
@@ -81,6 +82,8 @@ class ClientStats:
     pages: int = 0  # search pages fetched
     page_recoveries: int = 0  # re-reads after a shifted page was detected
     total_changes: int = 0  # pages whose `total` differed from the previous page's
+    throttled: int = 0  # 429 and 503 answers (the server asking us to slow down)
+    retry_wait_ms: int = 0  # time spent waiting before retries (backoff and Retry-After)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, n: int = 1) -> None:
@@ -262,6 +265,7 @@ class Transport:
                     method, shown_path, failure.reason, attempts, self.max_attempts - 1, delay,
                 )
                 self.stats.add("retries")
+                self.stats.add("retry_wait_ms", int(delay * 1000))
                 self.sleep(delay)
 
     # ------------------------------------------------------------------ internals
@@ -307,6 +311,8 @@ class Transport:
         log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, shown_path, status,
                   (time.monotonic() - t0) * 1000, attempt)
         if status in RETRYABLE_STATUSES:
+            if status in (429, 503):
+                self.stats.add("throttled")
             # 429 and 503 say the request was turned away; 502/504 come from a gateway that may
             # have passed it on before failing.
             raise _Transient(f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After")),
@@ -376,7 +382,7 @@ def _failure(method: str, shown_path: str, exc: BaseException) -> Exception:
     """What a failed attempt means: a transient failure (and whether it may have reached the server), or an
     error that a retry cannot fix."""
     if isinstance(exc, SSLError):  # a certificate that fails verification will fail again
-        return SecretServerError(
+        return TlsError(
             f"{method} {shown_path}: TLS verification failed ({exc}); set a CA bundle or fix the certificate")
     if isinstance(exc, LocationParseError):
         return SecretServerError(f"invalid Secret Server URL: {exc}")

@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.failures import CommandFailed
+
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("provision", help="execute IGI's pending provisioning requests on Secret Server")
@@ -21,20 +23,33 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--workers", type=int, default=1, help="workers in this process (default 1)")
     parser.add_argument("--max-batches", type=int, help="stop after this many batches per worker")
     parser.add_argument("--fail-on-error", action="store_true", help="exit 1 when a request ended in error")
+    parser.add_argument("--quiet", action="store_true", help="no live progress (it shows only on a terminal)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.logs import quiet_console
+    from pipelines.progress import ProvisionProgress, TerminalView, terminal_wanted
     from pipelines.provision import provision, provision_with_settings
+
+    quiet_console(args.verbose)
 
     params = {"batch_size": args.batch_size, "lease_seconds": args.lease_seconds, "max_attempts": args.max_attempts,
               "workers": args.workers, "max_batches": args.max_batches}
+    terminal = [TerminalView(provisioning=True)] if terminal_wanted(args.quiet) else []
+    progress = ProvisionProgress(terminal)
     # With a Prefect API, a flow run it records. Without one, the workers run in this process and no temporary
     # Prefect server is started (it would cost seconds, and outlive this process if it were killed).
-    totals = provision(**params) if prefect_api_configured() else provision_with_settings(**params).as_dict()
+    try:
+        if prefect_api_configured():
+            totals = provision(**params, progress=progress)
+        else:
+            totals = provision_with_settings(**params, progress=progress).as_dict()
+    finally:
+        progress.finish()
     print_summary(totals)
     if args.fail_on_error and totals.get("failed"):
-        raise RuntimeError(f"{totals['failed']} request(s) ended in error; see igi.event_out.trace")
+        raise CommandFailed(f"{totals['failed']} request(s) ended in error; ss-igi queue shows why")
     return 0
 
 

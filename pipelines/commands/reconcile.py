@@ -25,6 +25,7 @@ from connectors.igi.limits import (
     DEFAULT_PERCENT_FLOOR,
 )
 from connectors.igi.staging import PREVIEW_PER_ENTITY
+from pipelines.failures import CommandFailed
 
 STAT_COLUMNS = ("scanned", "added", "changed", "removed", "unchanged", "rejected")
 
@@ -72,13 +73,18 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--reemit-events", action="store_true",
                         help="emit every current account and permission to igi.event_target "
                              "(initial load into a fresh IGI)")
+    parser.add_argument("--quiet", action="store_true", help="no live progress (it shows only on a terminal)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.logs import quiet_console
+    from pipelines.progress import ExtractProgress, TerminalView, terminal_wanted
     from pipelines.reconcile import EXIT_CODES, ReconciliationError, reconcile
 
+    quiet_console(args.verbose)
     removals_off = args.no_removal_limits
+    terminal = [TerminalView()] if terminal_wanted(args.quiet) else []
     try:
         summary = reconcile(
             entities=args.entities, dry_run=args.dry_run,
@@ -87,10 +93,14 @@ def run(args: argparse.Namespace) -> int:
             max_change_percent=args.max_change_percent, max_events=args.max_events,
             max_event_percent=args.max_event_percent, percent_floor=args.percent_floor,
             allow_mass_change=args.allow_mass_change, reemit_events=args.reemit_events,
+            progress=ExtractProgress(terminal),
         )
     except ReconciliationError as exc:
         print_summary(exc.summary.as_dict())
-        raise RuntimeError(exc.summary.reason()) from None
+        raise CommandFailed(exc.summary.reason()) from None
+    finally:
+        for view in terminal:
+            view.close()
     print_summary(summary)
     code = EXIT_CODES[summary["status"]]
     if code:
