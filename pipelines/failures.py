@@ -7,11 +7,10 @@ SQLAlchemy's rendering of an error, which embeds the SQL statement and its param
 
 from __future__ import annotations
 
-import requests
 import sqlalchemy.exc
 
 from connectors.igi.migrations import MigrationError
-from connectors.secret_server import AuthenticationError, FanOutError, TlsError, TransientError
+from connectors.secret_server import AuthenticationError, FanOutError, TlsError, TransientError, never_connected
 
 MAX_LINE = 600
 
@@ -36,12 +35,6 @@ def fatal_for_run(exc: BaseException) -> BaseException | None:
         if all(inner):
             return inner[0]
     return None
-
-
-def _never_connected(exc: TransientError) -> bool:
-    cause = exc.last_cause
-    return isinstance(cause, requests.ConnectionError) and not isinstance(cause, requests.Timeout) and (
-        "NewConnectionError" in repr(cause.args[0] if cause.args else cause))
 
 
 def _database(exc: sqlalchemy.exc.DBAPIError) -> str:
@@ -69,7 +62,7 @@ def explain(exc: BaseException) -> str:
     if isinstance(exc, TlsError):
         return (f"{one_line(str(exc), 300)}. Set SECRET_SERVER_CA_BUNDLE to the PEM file of the certificate "
                 "authority that signed Secret Server's certificate")
-    if isinstance(exc, TransientError) and _never_connected(exc):
+    if isinstance(exc, TransientError) and never_connected(exc):
         return (f"cannot reach Secret Server ({one_line(str(exc), 300)}); check SECRET_SERVER_URL and that the "
                 "server is up")
     if isinstance(exc, TransientError):

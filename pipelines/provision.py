@@ -28,7 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import requests
 from prefect import flow, get_run_logger
 from sqlalchemy.engine import Engine
 
@@ -137,7 +136,7 @@ def classify(exc: BaseException) -> tuple[bool, str, str]:
         return (exc.status == 429 or exc.status >= 500), code, text
     if isinstance(exc, TransientError):
         return True, "Transient", str(exc)
-    if isinstance(exc, requests.RequestException | ConnectionError | TimeoutError):
+    if isinstance(exc, ConnectionError | TimeoutError):
         return True, "NetworkError", type(exc).__name__
     # A bug or an unforeseen answer: retried (bounded by max_attempts) rather than lost. No str(exc):
     # an unknown exception's text is not known to be free of secrets.

@@ -27,7 +27,7 @@ from connectors.secret_server.records import (
     UserRecord,
 )
 from connectors.secret_server.redaction import RedactingFilter, redact
-from connectors.secret_server.transport import ClientStats
+from connectors.secret_server.transport import ClientStats, never_connected
 
 __all__ = [
     "ApiError",
@@ -50,5 +50,6 @@ __all__ = [
     "TlsError",
     "TransientError",
     "UserRecord",
+    "never_connected",
     "redact",
 ]

@@ -386,15 +386,21 @@ def _failure(method: str, shown_path: str, exc: BaseException) -> Exception:
             f"{method} {shown_path}: TLS verification failed ({exc}); set a CA bundle or fix the certificate")
     if isinstance(exc, LocationParseError):
         return SecretServerError(f"invalid Secret Server URL: {exc}")
+    if isinstance(exc, NewConnectionError | ProxyError):  # no connection to the server: nothing was sent
+        # (checked first: urllib3's NewConnectionError is also a ConnectTimeoutError)
+        return _Transient(f"connection error ({type(exc).__name__})", cause=exc, maybe_applied=False)
     if isinstance(exc, ConnectTimeoutError):
         return _Transient("connect timeout", cause=exc, maybe_applied=False)
     if isinstance(exc, ReadTimeoutError):
         return _Transient(f"timeout ({type(exc).__name__})", cause=exc)
-    if isinstance(exc, NewConnectionError | ProxyError):  # no connection to the server: nothing was sent
-        return _Transient(f"connection error ({type(exc).__name__})", cause=exc, maybe_applied=False)
     if isinstance(exc, HTTPError | OSError):  # reset, dropped mid-body, too many redirects, ...
         return _Transient(f"connection error ({type(exc).__name__})", cause=exc)
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+def never_connected(error: TransientError) -> bool:
+    """True when the calls that gave up never reached the server at all (refused, no route, DNS, the proxy)."""
+    return isinstance(error.last_cause, NewConnectionError | ProxyError)
 
 
 def _pool_manager(base_url: str, verify: bool | str, pool_size: int) -> urllib3.PoolManager:
@@ -419,4 +425,4 @@ class _AuthRejected(Exception):
         self.status = status
 
 
-__all__ = ["ClientStats", "SecretServerError", "Transport", "parse_retry_after"]
+__all__ = ["ClientStats", "SecretServerError", "Transport", "never_connected", "parse_retry_after"]
