@@ -155,6 +155,27 @@ class PermissionOperations:
             "attributes.breakInheritance=true (ss-igi request grant ... --break-inheritance), or allow it for every "
             "request with SS_IGI_PROVISION_BREAK_INHERITANCE=true")
 
+    def _mirrored(self, request: ProvisioningRequest, kind: str, object_id: int, user_id: int, trace: str, *,
+                  broke: bool) -> Outcome:
+        """The outcome of a folder or secret request, with the staging step that mirrors the object's list."""
+        read = self.client.iter_folder_permissions if kind == "folder" else self.client.iter_secret_permissions
+        sync = staging.sync_folder_permissions if kind == "folder" else staging.sync_secret_permissions
+
+        def write(conn: Connection) -> None:
+            # Read the list while holding the object's lock: of two concurrent requests on one object, the one
+            # that writes staging last has also read Secret Server last, so staging ends up true.
+            staging.lock_permission_list(conn, kind, object_id)
+            after = list(read(object_id))
+            with staging.permission_events(conn, request.event_id, requested_for=user_id,
+                                           folder_id=object_id if kind == "folder" else None,
+                                           secret_id=object_id if kind == "secret" else None):
+                sync(conn, object_id, after, event_id=request.event_id)
+
+        if broke:
+            copied = sum(1 for r in read(object_id) if r.get("userId") != user_id)
+            trace += f" ({copied} of its permissions copied onto it)"
+        return Outcome(trace, write)
+
     # ------------------------------------------------------------------ folders
     def _folder_id(self, request: ProvisioningRequest) -> int:
         if request.permission_id is not None:
@@ -225,19 +246,7 @@ class PermissionOperations:
             trace = f"already no permission on folder {path}"
         if inherits and not broke:
             return Outcome(trace)  # no list of its own to mirror
-
-        def write(conn: Connection) -> None:
-            # Read the list while holding the folder's lock: of two concurrent requests on one folder, the one
-            # that writes staging last has also read Secret Server last, so staging ends up true.
-            staging.lock_permission_list(conn, "folder", folder_id)
-            after = list(self.client.iter_folder_permissions(folder_id))
-            with staging.permission_events(conn, request.event_id, folder_id=folder_id, requested_for=user_id):
-                staging.sync_folder_permissions(conn, folder_id, after, event_id=request.event_id)
-
-        if broke:
-            copied = sum(1 for r in self.client.iter_folder_permissions(folder_id) if r.get("userId") != user_id)
-            trace += f" ({copied} of its permissions copied onto it)"
-        return Outcome(trace, write)
+        return self._mirrored(request, "folder", folder_id, user_id, trace, broke=broke)
 
     # ------------------------------------------------------------------ secrets
     def _secret_summary(self, request: ProvisioningRequest) -> dict[str, Any]:
@@ -308,14 +317,4 @@ class PermissionOperations:
             trace = f"already no permission on secret {name}"
         if inherits and not broke:
             return Outcome(trace)
-
-        def write(conn: Connection) -> None:
-            staging.lock_permission_list(conn, "secret", secret_id)  # see _folder
-            after = list(self.client.iter_secret_permissions(secret_id))
-            with staging.permission_events(conn, request.event_id, secret_id=secret_id, requested_for=user_id):
-                staging.sync_secret_permissions(conn, secret_id, after, event_id=request.event_id)
-
-        if broke:
-            copied = sum(1 for r in self.client.iter_secret_permissions(secret_id) if r.get("userId") != user_id)
-            trace += f" ({copied} of its permissions copied onto it)"
-        return Outcome(trace, write)
+        return self._mirrored(request, "secret", secret_id, user_id, trace, broke=broke)
