@@ -121,6 +121,13 @@ class PermissionOperations:
             current = self._get_folder(int(current["parentFolderId"]))
         return current
 
+    def _governing_list(self, folder: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        """The folder whose list applies to ``folder`` (see `_governing_folder`), and that list."""
+        governing = self._governing_folder(folder)
+        records = [r for r in self.client.iter_folder_permissions(int(governing["id"]))
+                   if r.get("folderId", governing["id"]) == governing["id"]]
+        return governing, records
+
     def _holders(self, records: list[Any], user_id: int) -> tuple[list[Any], list[Any]]:
         """(the account's own records, records of groups it belongs to) in one permission list."""
         own = [r for r in records if r.get("userId") == user_id]
@@ -131,9 +138,7 @@ class PermissionOperations:
     def _folder_sources(self, folder: Mapping[str, Any], user_id: int, *, target_is_folder: bool) -> list[str]:
         """Where the account's access through ``folder`` comes from, other than a permission of its own on the
         target (the folder itself, or a secret in it that inherits)."""
-        governing = self._governing_folder(folder)
-        records = [r for r in self.client.iter_folder_permissions(int(governing["id"]))
-                   if r.get("folderId", governing["id"]) == governing["id"]]
+        governing, records = self._governing_list(folder)
         own, via = self._holders(records, user_id)
         inherited = int(governing["id"]) != int(folder["id"])
         where = f"folder {governing.get('folderPath')}" if inherited else "this folder"
@@ -155,8 +160,8 @@ class PermissionOperations:
             "attributes.breakInheritance=true (ss-igi request grant ... --break-inheritance), or allow it for every "
             "request with SS_IGI_PROVISION_BREAK_INHERITANCE=true")
 
-    def _mirrored(self, request: ProvisioningRequest, kind: str, object_id: int, user_id: int, trace: str, *,
-                  broke: bool) -> Outcome:
+    def _mirrored(self, request: ProvisioningRequest, kind: str, object_id: int, user_id: int,
+                  trace: str) -> Outcome:
         """The outcome of a folder or secret request, with the staging step that mirrors the object's list."""
         read = self.client.iter_folder_permissions if kind == "folder" else self.client.iter_secret_permissions
         sync = staging.sync_folder_permissions if kind == "folder" else staging.sync_secret_permissions
@@ -171,9 +176,6 @@ class PermissionOperations:
                                            secret_id=object_id if kind == "secret" else None):
                 sync(conn, object_id, after, event_id=request.event_id)
 
-        if broke:
-            copied = sum(1 for r in read(object_id) if r.get("userId") != user_id)
-            trace += f" ({copied} of its permissions copied onto it)"
         return Outcome(trace, write)
 
     # ------------------------------------------------------------------ folders
@@ -214,10 +216,9 @@ class PermissionOperations:
                                                  secret_access_role=secret_role, folder_id=folder_id)
             trace = f"changed the role on folder {path} to {roles} (was {was})"
         elif add and inherits:
-            governing = self._governing_folder(folder)
+            governing, inherited = self._governing_list(folder)
             parent = f"folder {governing.get('folderPath')}"
-            own, _ = self._holders([r for r in self.client.iter_folder_permissions(int(governing["id"]))
-                                    if r.get("folderId", governing["id"]) == governing["id"]], user_id)
+            own, _ = self._holders(inherited, user_id)
             if own and _role_eq(own[0].get("folderAccessRoleName"), folder_role) \
                     and _role_eq(own[0].get("secretAccessRoleName"), secret_role):
                 return Outcome(f"already granted {roles} on folder {path}, inherited from {parent}")
@@ -229,7 +230,8 @@ class PermissionOperations:
             self.client.grant_folder_permission(folder_id, user_id=user_id, folder_access_role=folder_role,
                                                 secret_access_role=secret_role, break_inheritance=True)
             broke = True
-            trace = f"granted {roles} on folder {path}; inheritance broken: it no longer follows {parent}"
+            trace = (f"granted {roles} on folder {path}; inheritance broken: it no longer follows {parent} "
+                     f"({len(inherited)} of its permissions copied onto it)")
         elif add:
             self.client.grant_folder_permission(folder_id, user_id=user_id, folder_access_role=folder_role,
                                                 secret_access_role=secret_role)
@@ -246,7 +248,7 @@ class PermissionOperations:
             trace = f"already no permission on folder {path}"
         if inherits and not broke:
             return Outcome(trace)  # no list of its own to mirror
-        return self._mirrored(request, "folder", folder_id, user_id, trace, broke=broke)
+        return self._mirrored(request, "folder", folder_id, user_id, trace)
 
     # ------------------------------------------------------------------ secrets
     def _secret_summary(self, request: ProvisioningRequest) -> dict[str, Any]:
@@ -283,10 +285,9 @@ class PermissionOperations:
             self.client.update_secret_permission(int(held[0]["id"]), secret_access_role=role, secret_id=secret_id)
             trace = f"changed the role on secret {name} to {role} (was {was})"
         elif add and inherits:
-            governing = self._governing_folder(self._get_folder(int(summary["folderId"])))
+            governing, inherited = self._governing_list(self._get_folder(int(summary["folderId"])))
             parent = f"folder {governing.get('folderPath')}"
-            own, _ = self._holders([r for r in self.client.iter_folder_permissions(int(governing["id"]))
-                                    if r.get("folderId", governing["id"]) == governing["id"]], user_id)
+            own, _ = self._holders(inherited, user_id)
             if own and _role_eq(own[0].get("secretAccessRoleName"), role):
                 return Outcome(f"already granted {role} on secret {name}, inherited from {parent}")
             if own:
@@ -296,7 +297,8 @@ class PermissionOperations:
             # Secret Server breaks the secret's inheritance itself, copying the folder's list first.
             self.client.grant_secret_permission(secret_id, user_id=user_id, secret_access_role=role)
             broke = True
-            trace = f"granted {role} on secret {name}; inheritance broken: it no longer follows {parent}"
+            trace = (f"granted {role} on secret {name}; inheritance broken: it no longer follows {parent} "
+                     f"({len(inherited)} of its permissions copied onto it)")
         elif add:
             self.client.grant_secret_permission(secret_id, user_id=user_id, secret_access_role=role)
             trace = f"granted {role} on secret {name}"
@@ -317,4 +319,4 @@ class PermissionOperations:
             trace = f"already no permission on secret {name}"
         if inherits and not broke:
             return Outcome(trace)
-        return self._mirrored(request, "secret", secret_id, user_id, trace, broke=broke)
+        return self._mirrored(request, "secret", secret_id, user_id, trace)
