@@ -235,27 +235,20 @@ class Transport:
             except _Transient as failure:
                 maybe_applied = maybe_applied or failure.maybe_applied
                 elapsed = time.monotonic() - started
-                if attempts >= self.max_attempts:
-                    raise TransientError(
-                        f"{method} {shown_path}: gave up after {attempts} attempts in {elapsed:.1f}s; "
-                        f"last failure: {failure.reason}",
-                        last_cause=failure.cause or failure.reason,
-                        attempts=attempts,
-                        retry_after=failure.retry_after,
-                    ) from failure.cause
                 delay = self._delay(attempts, failure.retry_after)
-                if time.monotonic() + delay > deadline:
+                gave_up = f"gave up after {attempts} attempts"
+                if attempts >= self.max_attempts:
+                    why = f"{gave_up} in {elapsed:.1f}s"
+                elif time.monotonic() + delay > deadline:
+                    why = (f"{gave_up}; waiting {delay:.1f}s more would pass the {self.max_retry_seconds:.0f}s "
+                           "retry budget")
+                elif budget is not None and delay >= budget():
+                    why = f"{gave_up}; waiting {delay:.1f}s more would outlast the caller's time to act"
+                else:
+                    why = None
+                if why is not None:
                     raise TransientError(
-                        f"{method} {shown_path}: gave up after {attempts} attempts; waiting {delay:.1f}s more "
-                        f"would pass the {self.max_retry_seconds:.0f}s retry budget; last failure: {failure.reason}",
-                        last_cause=failure.cause or failure.reason,
-                        attempts=attempts,
-                        retry_after=failure.retry_after,
-                    ) from failure.cause
-                if budget is not None and delay >= budget():
-                    raise TransientError(
-                        f"{method} {shown_path}: gave up after {attempts} attempts; waiting {delay:.1f}s more "
-                        f"would outlast the caller's time to act; last failure: {failure.reason}",
+                        f"{method} {shown_path}: {why}; last failure: {failure.reason}",
                         last_cause=failure.cause or failure.reason,
                         attempts=attempts,
                         retry_after=failure.retry_after,
