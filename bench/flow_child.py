@@ -19,7 +19,7 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(allow_abbrev=False)
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--workers", type=int, default=8)

@@ -331,7 +331,7 @@ def log(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--scale", choices=("s", "m", "l"), default="s")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the JSON object to this file")
     parser.add_argument("--database-url", default=None, help="maintenance database URL of the server to use")

@@ -18,7 +18,7 @@ DESCRIPTION = "Run a simulated Delinea Secret Server (REST API under /SecretServ
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ss-igi simulator", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="ss-igi simulator", description=DESCRIPTION, allow_abbrev=False)
     add_arguments(parser)
     return parser
 
