@@ -19,6 +19,7 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one reconciliation as the options say and print its timings, counts and peak RSS as one JSON line."""
     parser = argparse.ArgumentParser(allow_abbrev=False)
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--database-url", required=True)

@@ -29,6 +29,7 @@ def _all(session: requests.Session, url: str, params: dict[str, Any], take: int)
 
 
 def naive_pipeline(base_url: str, engine: Engine, take: int = 1000) -> dict[str, Any]:
+    """Fetch every entity one call after another and write it with ``to_sql``; wall, extract and load times."""
     started = time.perf_counter()
     session = requests.Session()
     token = session.post(f"{base_url}/oauth2/token",

@@ -58,6 +58,7 @@ class EmbeddedPostgres:
         return found is not None
 
     def start(self) -> EmbeddedPostgres:
+        """Start the server (or join the one already running on ``data_dir``) and make sure ``ss_igi`` exists."""
         with warnings.catch_warnings():
             # Imported late: at import it probes XDG_RUNTIME_DIR and warns when unset (it falls back to /tmp).
             warnings.simplefilter("ignore")
@@ -71,6 +72,7 @@ class EmbeddedPostgres:
         return self
 
     def url(self, database: str = EMBEDDED_DATABASE) -> str:
+        """The SQLAlchemy URL (psycopg driver) of a database of the started server."""
         if self._server is None:
             raise RuntimeError("embedded PostgreSQL is not started")
         return str(self._server.get_uri(database, driver="psycopg"))
@@ -83,6 +85,7 @@ class EmbeddedPostgres:
         return f"{psql} '{self._server.get_uri(database)}'"
 
     def stop(self) -> None:
+        """Stop the server on ``data_dir`` (whoever started it) once `start` has run; before that, a no-op."""
         if self._server is not None:
             self._server.stop()
 

@@ -33,6 +33,8 @@ DEFAULT_PERCENT_FLOOR = 10
 
 @dataclass(frozen=True)
 class SafetyLimits:
+    """How much one run may remove, change and announce before it stops; ``None`` turns a limit off."""
+
     max_removals: int | None = DEFAULT_MAX_REMOVALS  # per entity
     max_removal_percent: float | None = DEFAULT_MAX_REMOVAL_PERCENT  # of the entity's current rows
     max_change_percent: float | None = DEFAULT_MAX_CHANGE_PERCENT  # of the entity's current rows

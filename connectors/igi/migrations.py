@@ -42,22 +42,28 @@ class MigrationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Migration:
+    """One numbered file of ``sql/``: its number, its name and its text."""
+
     version: int
     file_name: str
     sql: str
 
     @property
     def checksum(self) -> str:
+        """SHA-256 of the file's text, recorded when it is applied so that a later edit is noticed."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class MigrationStatus:
+    """Where a database stands: the numbers already applied, and the migrations still to apply, in order."""
+
     applied: list[int]
     pending: list[Migration]
 
 
 def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
+    """The migrations in ``sql_dir``, by number; MigrationError for a misnamed file or a number used twice."""
     found: dict[int, Migration] = {}
     for path in sorted(sql_dir.glob("*.sql")):
         match = _FILE_NAME.match(path.name)

@@ -36,6 +36,8 @@ _RUN_LOCK_CLASS = 0x5516_1A06  # advisory lock (class, run_id): held by the proc
 
 @dataclass(frozen=True)
 class RunHandle:
+    """The run row a reconciliation holds while it runs: its id and when it started."""
+
     run_id: int
     started_at: datetime
 
