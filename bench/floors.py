@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from connectors.igi.entities import ENTITIES, PG_TYPES
+from connectors.igi.entities import ENTITIES, PG_TYPES, SQL_TYPES
 
 
 def _login(host: str, port: int, prefix: str) -> str:
@@ -84,14 +84,10 @@ def floor_http(base_url: str, plan: list[tuple[str, list[tuple[str, Any]]]], thr
 
 
 # ---------------------------------------------------------------------------------------------- COPY
-def _raw(engine: Engine) -> Any:
-    return engine.raw_connection()
-
-
 def export_rows(engine: Engine) -> dict[str, tuple[bytes, list[tuple[Any, ...]]]]:
     """Per entity, the current staging rows (contract columns): as binary COPY data and as Python tuples."""
     out: dict[str, tuple[bytes, list[tuple[Any, ...]]]] = {}
-    conn = _raw(engine)
+    conn = engine.raw_connection()
     try:
         cur = conn.cursor()
         for entity in ENTITIES.values():
@@ -109,8 +105,6 @@ def export_rows(engine: Engine) -> dict[str, tuple[bytes, list[tuple[Any, ...]]]
 
 
 def _create_floor_tables(cur: Any, schema: str) -> None:
-    from connectors.igi.entities import SQL_TYPES
-
     cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     cur.execute(f"CREATE SCHEMA {schema}")
     for entity in ENTITIES.values():
@@ -121,8 +115,8 @@ def _create_floor_tables(cur: Any, schema: str) -> None:
 def floor_copy(engine: Engine, rows: dict[str, tuple[bytes, list[tuple[Any, ...]]]],
                schema: str = "bench_floor") -> dict[str, Any]:
     """COPY the pre-encoded rows into fresh empty unindexed tables in one transaction (timed: COPY + commit);
-    then, untimed for the floor, how long encoding the same rows from tuples takes (``encode_s``)."""
-    conn = _raw(engine)
+    then, untimed for the floor, how long encoding the same rows from tuples takes (``from_tuples_s``)."""
+    conn = engine.raw_connection()
     try:
         cur = conn.cursor()
         _create_floor_tables(cur, schema)

@@ -22,14 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.igi.request_models import (
-    PERMISSION_TYPES,
-    InvalidRequest,
-    Operation,
-    ProvisioningRequest,
-    State,
-    validate_request,
-)
+from connectors.igi.request_models import Operation, State, validate_request
 
 _COLUMNS = (
     "event_id, operation, code, person_code, attributes, permission_type, permission_id, permission_name, "
@@ -345,11 +338,7 @@ def cancel_requests(engine: Engine, event_ids: Iterable[int], note: str) -> list
 
 
 __all__ = [
-    "PERMISSION_TYPES",
-    "InvalidRequest",
-    "Operation",
-    "ProvisioningRequest",
-    "State",
+    "Operation",  # callers that enqueue name the operation from here
     "begin_attempt",
     "cancel_requests",
     "claim_pending_requests",
@@ -364,5 +353,4 @@ __all__ = [
     "retry_request",
     "retry_requests",
     "save_checkpoint",
-    "validate_request",
 ]
