@@ -4,11 +4,13 @@ diff, the change log and the IGI events are written once and driven by these dec
 class drives its tap); the seven entities differ only in data. Adding an attribute to an entity means a column
 here plus a migration (sql/); tests/db/test_migrations.py checks every declaration against the migrated schema.
 
-``source`` is a typed reference to the client operation that yields the records (a `SecretServerReads`
-method, so mypy checks it); the operation's API path and filters are declared once, in the connector's
-`Search` for the entity (connectors/secret_server/reads.py). A `ReadPer` source is called once per object of
-its parent entity (fanned out on the client's bounded pool), optionally only for parents whose ``per_when``
-column has the given value (permissions only where inheritance is broken).
+``source`` says how the records are read: a function of the client typed against `SecretServerReads`
+(``lambda ss: ss.iter_users()``), so mypy checks the operation and its arguments. (A function rather than
+``SecretServerReads.iter_users`` itself: the client implements the protocol structurally, not by inheriting
+it, so the protocol's own method would be its empty body.) The operation's API path and filters are declared
+once, in the connector's `Search` for the entity (connectors/secret_server/reads.py). A `ReadPer` source is
+called once per object of its parent entity (fanned out on the client's bounded pool), optionally only for
+parents whose ``per_when`` column has the given value (permissions only where inheritance is broken).
 
 Column kinds map to PostgreSQL types: ``int`` -> integer, ``text`` -> text, ``bool`` -> boolean, ``timestamp``
 -> timestamptz; how an API value becomes one is connectors/igi/convert.py. ``minus_one_null`` turns the API's
