@@ -30,6 +30,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from connectors.secret_server.protocols import Counters
+
 log = logging.getLogger(__name__)
 
 
@@ -50,9 +52,15 @@ class Line:
 
 
 class View(Protocol):
-    def update(self, lines: list[Line], final: bool = False) -> None: ...
+    """A display of progress lines."""
 
-    def close(self) -> None: ...
+    def update(self, lines: list[Line], final: bool = False) -> None:
+        """Show ``lines`` (``final``: the last time)."""
+        ...
+
+    def close(self) -> None:
+        """Stop displaying."""
+        ...
 
 
 class _Observed:
@@ -93,8 +101,8 @@ class ExtractProgress(_Observed):
         self._stats: Callable[[], dict[str, int]] = dict
         self._current: Line | None = None
 
-    def attach(self, stats: Any) -> None:
-        """Read retries and throttling from the client's counters (a `ClientStats`)."""
+    def attach(self, stats: Counters) -> None:
+        """Read retries and throttling from the client's counters."""
         self._stats = stats.as_dict
 
     def entity_started(self, entity: str, searches: int) -> None:
@@ -160,6 +168,7 @@ class ProvisionProgress(_Observed):
         self._changed()
 
     def finish(self) -> None:
+        """The provision run is over."""
         with self._lock:
             self.lines["requests"].finished = True
         self.close()
@@ -184,6 +193,7 @@ class TerminalView:
         self._started = False
 
     def update(self, lines: list[Line], final: bool = False) -> None:
+        """Redraw the bars from ``lines``."""
         if not self._started:  # started by the first news, so a run that fails at once draws nothing
             self.progress.start()
             self._started = True
@@ -200,6 +210,7 @@ class TerminalView:
             self.progress.refresh()
 
     def close(self) -> None:
+        """Stop the live display."""
         if self._started:
             self.progress.stop()
             self._started = False
@@ -217,6 +228,7 @@ class PrefectProgressView:
         self.artifact_id = create_progress_artifact(progress=0.0, key=key, description="starting")
 
     def update(self, lines: list[Line], final: bool = False) -> None:
+        """Update the artifact (at most once per ``min_interval``, always when ``final``)."""
         now = time.monotonic()
         if not final and now - self._last < self.min_interval:
             return

@@ -32,7 +32,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from connectors.igi.entities import ENTITIES, Entity, EntityStats, select_entities
+from connectors.igi.entities import ENTITIES, Entity, EntityStats, ReadAll, ReadPer, select_entities
 from connectors.igi.limits import (
     DEFAULT_MAX_CHANGE_PERCENT,
     DEFAULT_MAX_EVENT_PERCENT,
@@ -45,12 +45,15 @@ from connectors.igi.limits import (
 from connectors.igi.normalize import Normalized, Normalizer, check_references, concat_snapshots
 from connectors.igi.runs import RunHandle, hold_run, mark_abandoned, merged_status
 from connectors.igi.staging import MergeOptions, fail_run, load_run, record_run
+from connectors.secret_server.protocols import SecretServerReads
 from pipelines.failures import explain, fatal_for_run
 from pipelines.progress import ExtractProgress, artifact_view
 
 log = logging.getLogger(__name__)
 
-Extract = Callable[[Any, str, "list[int] | None"], Normalized]
+# Extract and normalize one entity (all of it, or the children of the parents given): `extract_entity`, or a
+# Prefect task around it.
+Extract = Callable[[SecretServerReads, str, "list[int] | None"], Normalized]
 
 
 EXIT_CODES = {"succeeded": 0, "partial": 3, "failed": 1, "aborted": 1}
@@ -66,6 +69,8 @@ class ReconciliationError(RuntimeError):
 
 @dataclass
 class RunSummary:
+    """What one reconciliation run did: its status, per-entity stats, events, and why it is not complete."""
+
     run_id: int
     status: str  # succeeded, partial, failed or aborted
     dry_run: bool
@@ -81,9 +86,11 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
+        """The run succeeded fully."""
         return self.status == "succeeded"
 
     def reason(self) -> str:
+        """One line: the run, its status, and why."""
         if self.error:
             return f"run {self.run_id} {self.status}: {self.error}"
         if self.incomplete:
@@ -96,6 +103,7 @@ class RunSummary:
         return [{"entity": name, **s.as_dict()} for name, s in self.stats.items()]
 
     def as_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready data (the flow's return value)."""
         return {
             "run_id": self.run_id, "status": self.status, "dry_run": self.dry_run,
             "started_at": self.started_at.isoformat(),
@@ -107,22 +115,18 @@ class RunSummary:
 
 
 # ---------------------------------------------------------------------------------------------- extract
-def _parent_source(entity: Entity) -> str:
-    """The API field of a fanned-out record that names its parent (groupId, folderId, secretId)."""
-    return next(entity.column(r.column).source for r in entity.references if r.entity == entity.source.per)
-
-
-def extract_entity(client: Any, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
+def extract_entity(client: SecretServerReads, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
     """Extract and normalize one entity; a connector failure (after its retries) ends it as incomplete."""
     entity = ENTITIES[entity_name]
     normalizer = Normalizer(entity)
-    method = getattr(client, entity.source.method)
+    source = entity.source
     try:
-        if entity.source.per is None:
-            normalizer.add_all(method())
+        if isinstance(source, ReadAll):
+            normalizer.add_all(source.read(client))
         else:
-            parent_field = _parent_source(entity)
-            for parent_id, records in client.fan_out(method, parent_ids or []):
+            parent_field = entity.column(entity.parent_column).source  # groupId, folderId, secretId
+            read = source.read
+            for parent_id, records in client.fan_out(lambda parent: read(client, parent), parent_ids or []):
                 for record in records:
                     if isinstance(record, dict) and record.get(parent_field) is None:
                         record = {**record, parent_field: parent_id}
@@ -147,11 +151,10 @@ def _staging_keys(engine: Engine, entity: Entity, when: tuple[str, Any] | None =
         return {int(v) for v in conn.execute(sa.text(sql), params).scalars()}
 
 
-def _parents(engine: Engine, entity: Entity, snapshots: dict[str, Normalized]) -> tuple[list[int], str | None]:
+def _parents(engine: Engine, source: ReadPer, snapshots: dict[str, Normalized]) -> tuple[list[int], str | None]:
     """Ids to fan out over, and why the list is incomplete (None when complete)."""
-    assert entity.source.per is not None
-    parent = ENTITIES[entity.source.per]
-    when = entity.source.per_when
+    parent = ENTITIES[source.per]
+    when = source.per_when
     snap = snapshots.get(parent.name)
     if snap is None:
         return sorted(_staging_keys(engine, parent, when)), None
@@ -172,17 +175,17 @@ def _known_keys(engine: Engine, name: str, snapshots: dict[str, Normalized]) -> 
     return keys if snap.complete else keys | _staging_keys(engine, ENTITIES[name])
 
 
-def extract_all(engine: Engine, client: Any, entities: Sequence[Entity], extract: Extract,
+def extract_all(engine: Engine, client: SecretServerReads, entities: Sequence[Entity], extract: Extract,
                 progress: ExtractProgress | None = None) -> dict[str, Normalized]:
     """Every entity in order (a fan-out after its parent), references checked; ``progress`` is told of each."""
     snapshots: dict[str, Normalized] = {}
     for entity in entities:
-        if entity.source.per is None:
+        if isinstance(entity.source, ReadAll):
             if progress:
                 progress.entity_started(entity.name, 1)
             snapshot = extract(client, entity.name, None)
         else:
-            parent_ids, incomplete_parent = _parents(engine, entity, snapshots)
+            parent_ids, incomplete_parent = _parents(engine, entity.source, snapshots)
             if progress:
                 progress.entity_started(entity.name, len(parent_ids))
             snapshot = extract(client, entity.name, parent_ids)
@@ -200,7 +203,7 @@ def extract_all(engine: Engine, client: Any, entities: Sequence[Entity], extract
 # ---------------------------------------------------------------------------------------------- run
 def run_reconcile(
     engine: Engine,
-    client: Any,
+    client: SecretServerReads,
     *,
     entities: Sequence[str] | None = None,
     dry_run: bool = False,
@@ -227,7 +230,7 @@ def run_reconcile(
                   "max_events": max_events, "max_event_percent": max_event_percent, "percent_floor": percent_floor,
                   "allow_mass_change": allow_mass_change, "reemit_events": reemit_events}
     mark_abandoned(engine)
-    if progress is not None and hasattr(client, "page_observer"):
+    if progress is not None:
         progress.attach(client.stats)
         client.page_observer = progress.page_read
     with hold_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id) as run:
@@ -238,7 +241,7 @@ def run_reconcile(
     return summary
 
 
-def _run(engine: Engine, client: Any, run: RunHandle, selected: list[Entity], options: MergeOptions,
+def _run(engine: Engine, client: SecretServerReads, run: RunHandle, selected: list[Entity], options: MergeOptions,
          extract: Extract, progress: ExtractProgress | None) -> RunSummary:
     run_id = run.run_id
     ordered: list[Normalized] = []
@@ -253,7 +256,7 @@ def _run(engine: Engine, client: Any, run: RunHandle, selected: list[Entity], op
         snapshots = extract_all(engine, client, selected, extract, progress)
         ordered += [snapshots[e.name] for e in selected]
         incomplete.update({s.entity.name: why for s in ordered if (why := s.removals_withheld()) is not None})
-        extract_stats.update(_client_stats(client))
+        extract_stats.update(client.stats.as_dict())
         if all(not s.complete for s in ordered):  # nothing came through (e.g. Secret Server unreachable): fail
             outcome = fail_run(engine, ordered, _nothing_extracted(incomplete), finish=finish)
         else:
@@ -280,15 +283,9 @@ def _nothing_extracted(incomplete: dict[str, str]) -> str:
             "Secret Server is up")
 
 
-def _client_stats(client: Any) -> dict[str, Any]:
-    stats = getattr(client, "stats", None)
-    as_dict = getattr(stats, "as_dict", None)
-    return dict(as_dict()) if callable(as_dict) else {}
-
-
 # ---------------------------------------------------------------------------------------------- Prefect
 @task(name="extract", task_run_name="extract-{entity_name}", cache_policy=NO_CACHE, persist_result=False)
-def extract_task(client: Any, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
+def extract_task(client: SecretServerReads, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
     """One Prefect task per entity: extract (paged or fanned out) and normalize."""
     return extract_entity(client, entity_name, parent_ids)
 
@@ -332,6 +329,7 @@ def extract_on_dask(client: Any, entity_name: str, parent_ids: list[int] | None 
 
 
 def publish_artifact(summary: RunSummary) -> None:
+    """The run's table artifact in the Prefect UI."""
     from prefect.artifacts import create_table_artifact
 
     events = ", ".join(f"{name} {n}" for name, n in summary.events.items()) or "none"

@@ -40,17 +40,32 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connectors.igi.entities import Entity
+from connectors.igi.entities import (
+    FOLDER_PERMISSIONS,
+    FOLDERS,
+    GROUP_MEMBERS,
+    GROUPS,
+    SECRET_PERMISSIONS,
+    SECRETS,
+    USERS,
+    Entity,
+)
 
 OPERATIONS: dict[int, str] = {
     1: "PERMISSION_ADD", 2: "PERMISSION_REMOVE", 6: "ACCOUNT_DISABLE", 7: "ACCOUNT_ENABLE",
     9: "ACCOUNT_MODIFY", 10: "ACCOUNT_CREATE", 11: "ACCOUNT_REMOVE",
 }
-ACCOUNT_ATTRIBUTES = ("user_name", "display_name", "email_address", "domain_id", "domain_name",
-                      "is_application_account")
+# The user columns whose change is an ACCOUNT_MODIFY (declared with ``account_attribute``).
+ACCOUNT_ATTRIBUTES = tuple(c.name for c in USERS.columns if c.account_attribute)
+
+
+def row_json(alias: str, entity: Entity) -> str:
+    """SQL for a row of ``entity`` as a jsonb object of its columns (as the change log holds it)."""
+    return "jsonb_build_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in entity.column_names) + ")"
 
 
 def account_code_sql(domain: str, user: str) -> str:
+    """SQL for an account's IGI code from SQL for its domain name and user name (``domain\\user`` or ``user``)."""
     return f"CASE WHEN coalesce({domain}, '') <> '' THEN {domain} || '\\' || {user} ELSE {user} END"
 
 
@@ -60,38 +75,35 @@ def _code_of(j: str) -> str:
 
 _USER_CODE = account_code_sql("u.domain_name", "u.user_name")
 
-# Every current direct permission of every current user.
-PERMISSIONS_SQL = f"""
-    SELECT m.user_id, {_USER_CODE} AS code, 'group' AS functionality_type,
-           'group:' || g.group_name AS functionality,
-           jsonb_build_object('user_id', m.user_id, 'group_id', m.group_id) AS attributes
-    FROM ss_staging.group_members m
-    JOIN ss_staging.groups g ON g.group_id = m.group_id AND g.deleted_at IS NULL
-    JOIN ss_staging.users u ON u.user_id = m.user_id AND u.deleted_at IS NULL
-    WHERE m.deleted_at IS NULL
-    UNION ALL
-    SELECT p.user_id, {_USER_CODE}, 'folder',
-           'folder:' || coalesce(f.folder_path, f.folder_name) || '|' || p.folder_access_role || '|'
-               || p.secret_access_role,
-           jsonb_build_object('user_id', p.user_id, 'folder_id', p.folder_id,
-                              'folder_permission_id', p.folder_permission_id,
-                              'folder_access_role', p.folder_access_role,
-                              'secret_access_role', p.secret_access_role)
-    FROM ss_staging.folder_permissions p
-    JOIN ss_staging.folders f ON f.folder_id = p.folder_id AND f.deleted_at IS NULL
+
+def _direct(kind: str, entity: Entity, on: Entity, functionality: str, attributes: list[str]) -> str:
+    """The direct permissions of current users held in ``entity`` (alias p), on current objects of ``on``
+    (alias o): ``functionality_type`` ``kind``, ``functionality`` the SQL given, ``attributes`` those columns."""
+    key = on.key[0]
+    return f"""
+    SELECT p.user_id, {_USER_CODE} AS code, '{kind}' AS functionality_type,
+           {functionality} AS functionality,
+           jsonb_build_object({", ".join(f"'{c}', p.{c}" for c in attributes)}) AS attributes
+    FROM ss_staging.{entity.name} p
+    JOIN ss_staging.{on.name} o ON o.{key} = p.{key} AND o.deleted_at IS NULL
     JOIN ss_staging.users u ON u.user_id = p.user_id AND u.deleted_at IS NULL
-    WHERE p.deleted_at IS NULL
-    UNION ALL
-    SELECT p.user_id, {_USER_CODE}, 'secret',
-           'secret:' || s.secret_id || ':' || s.secret_name || '|' || p.secret_access_role,
-           jsonb_build_object('user_id', p.user_id, 'secret_id', p.secret_id,
-                              'secret_permission_id', p.secret_permission_id,
-                              'secret_access_role', p.secret_access_role)
-    FROM ss_staging.secret_permissions p
-    JOIN ss_staging.secrets s ON s.secret_id = p.secret_id AND s.deleted_at IS NULL
-    JOIN ss_staging.users u ON u.user_id = p.user_id AND u.deleted_at IS NULL
-    WHERE p.deleted_at IS NULL
-"""
+    WHERE p.deleted_at IS NULL"""
+
+
+def _held_by_user(entity: Entity) -> list[str]:
+    """A user-level permission's columns, less its holder's group (a user's personal group)."""
+    return [c for c in entity.column_names if c != "group_id"]
+
+
+# Every current direct permission of every current user: group memberships, user-level folder and secret
+# permissions (named as the module doc says; the attributes are the row's ids and roles).
+PERMISSIONS_SQL = " UNION ALL ".join([
+    _direct("group", GROUP_MEMBERS, GROUPS, "'group:' || o.group_name", GROUP_MEMBERS.column_names),
+    _direct("folder", FOLDER_PERMISSIONS, FOLDERS, "'folder:' || coalesce(o.folder_path, o.folder_name) || '|' "
+            "|| p.folder_access_role || '|' || p.secret_access_role", _held_by_user(FOLDER_PERMISSIONS)),
+    _direct("secret", SECRET_PERMISSIONS, SECRETS, "'secret:' || o.secret_id || ':' || o.secret_name || '|' "
+            "|| p.secret_access_role", _held_by_user(SECRET_PERMISSIONS)),
+])
 
 
 def snapshot_permissions(conn: Connection, table: str) -> None:
@@ -109,11 +121,6 @@ def _attributes(j: str) -> str:
 
 _ATTRIBUTE_ARRAY = "ARRAY[" + ", ".join(f"'{a}'" for a in ACCOUNT_ATTRIBUTES) + "]"
 _MODIFIED = " OR ".join(f"(d.before->'{a}') IS DISTINCT FROM (d.after->'{a}')" for a in ACCOUNT_ATTRIBUTES)
-
-def row_json(alias: str, entity: Entity) -> str:
-    """SQL for a row of ``entity`` as a jsonb object of its columns (as the change log holds it)."""
-    return "jsonb_build_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in entity.column_names) + ")"
-
 
 # The users diff with each row's `after` (the incoming row, whose columns are exactly the entity's; none for a
 # removal), which the diff does not carry.
@@ -142,11 +149,7 @@ ACCOUNT_EVENTS_SQL = f"""
     FROM {_DIFF_USERS} d WHERE d.change = 'removed'
 """
 
-_USERS_JSON = ("jsonb_build_object('user_id', u.user_id, 'user_name', u.user_name, 'display_name', u.display_name, "
-               "'email_address', u.email_address, 'domain_id', u.domain_id, 'domain_name', u.domain_name, "
-               "'enabled', u.enabled, 'is_application_account', u.is_application_account, "
-               "'is_locked_out', u.is_locked_out, 'login_failures', u.login_failures, "
-               "'last_login', u.last_login, 'created', u.created)")
+_USERS_JSON = row_json("u", USERS)
 
 REEMIT_ACCOUNTS_SQL = f"""
     SELECT 1 AS phase, u.user_id, 10 AS operation, {_USER_CODE} AS code, NULL::text AS functionality_type,

@@ -4,10 +4,10 @@ Records arrive page by page; a `Normalizer` buffers one chunk of raw records at 
 column (vectorized, with a per-element slow path only when a column holds unexpected types) and keeps only
 the typed frame, so memory is bounded by one chunk plus the normalized frames.
 
-Types: integers -> ``Int64`` (32-bit range checked, since the staging columns are ``integer``), booleans ->
-``boolean``, text -> ``string`` (a NUL character is refused: PostgreSQL text cannot hold it), times ->
-``datetime64[ns, UTC]``: the API's zone-less ISO times are UTC, explicit offsets are converted, and .NET's
-"never" (``0001-01-01T00:00:00``) becomes NULL. ``-1`` becomes NULL where the declaration says so.
+Types follow connectors/igi/convert.py (the one rule book, also used by provisioning's staging write-backs):
+integers -> ``Int64``, booleans -> ``boolean``, text -> ``string``, times -> ``datetime64[ns, UTC]``. A column
+whose chunk pandas sees as well typed is converted vectorized (to the same values); any other goes element by
+element through `convert_value`.
 
 Every record that fails is kept as a `Reject` with a reason: not an object, missing key, missing required
 field, wrong type, neither user nor group on a permission, duplicate key (the first record with that key is
@@ -19,24 +19,26 @@ reject whose key is unknown withholds every removal of its entity for the run (`
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from connectors.igi.convert import INT32, NEVER_PREFIX, InvalidValue, convert_value
 from connectors.igi.entities import Column, Entity
 
 _BAD = object()  # marks a value of the wrong type during conversion
-_INT_TEXT = re.compile(r"^-?\d+$")
-_INT32 = 2**31
-NEVER_PREFIX = "0001-01-01"  # .NET DateTime.MinValue: Secret Server's "never" for non-nullable dates
 _DTYPES = {"int": "Int64", "bool": "boolean", "text": "string", "timestamp": "datetime64[ns, UTC]"}
+# What pandas infers for a column the vectorized path converts as is (else: element by element, convert.py)
+_WELL_TYPED = {"int": ("integer", "empty"), "bool": ("boolean", "empty"), "text": ("string", "empty"),
+               "timestamp": ("string", "empty")}
 
 
 @dataclass
 class Reject:
+    """A record that failed validation, with why (kept in ss_staging.rejects)."""
+
     entity: str
     source_id: str | None
     reason: str
@@ -56,6 +58,7 @@ class Normalized:
     error: str | None = None
 
     def protected_keys(self) -> list[tuple[int, ...]]:
+        """Keys of rejected records whose object staging keeps as it is."""
         return sorted({r.key for r in self.rejects if r.key is not None})
 
     def removals_withheld(self) -> str | None:
@@ -75,58 +78,28 @@ class Normalized:
 
 
 def empty_frame(entity: Entity) -> pd.DataFrame:
+    """A frame with the entity's typed columns and no rows."""
     return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in entity.columns})
 
 
-def _to_int(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return _BAD
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INT_TEXT.match(value.strip()):
-        return int(value.strip())
-    return _BAD
-
-
-def _only(kind: type) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if value is None:
-            return None
-        return value if type(value) is kind else _BAD
-
-    return check
-
-
 def _convert(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(typed values, mask of entries of the wrong type) for one column of a chunk."""
+    """(typed values, mask of entries of the wrong type) for one column of a chunk; defaults are not applied."""
+    if pd.api.types.infer_dtype(raw, skipna=True) not in _WELL_TYPED[column.kind]:
+        return _convert_each(column, raw)
     index = raw.index
-    bad = pd.Series(False, index=index)
-    inferred = pd.api.types.infer_dtype(raw, skipna=True)
     if column.kind == "int":
-        values = raw if inferred in ("integer", "empty") else raw.map(_to_int)
-        bad = values.map(lambda v: v is _BAD).astype(bool)
-        clean = values.where(~bad, None).tolist()
-        out_of_range = [v is not None and not -_INT32 <= v < _INT32 for v in clean]
-        if any(out_of_range):
-            bad |= pd.Series(out_of_range, index=index)
-            clean = [None if o else v for v, o in zip(clean, out_of_range, strict=True)]
-        typed = pd.Series(pd.array(clean, dtype="Int64"), index=index)
+        values = raw.tolist()
+        out_of_range = [v is not None and v == v and not -INT32 <= v < INT32 for v in values]  # v != v: NaN
+        bad = pd.Series(out_of_range, index=index, dtype=bool)
+        typed = pd.Series(pd.array([None if o else v for v, o in zip(values, out_of_range, strict=True)],
+                                   dtype="Int64"), index=index)
         if column.minus_one_null:
             typed = typed.mask(typed == -1)
         return typed, bad
     if column.kind == "bool":
-        values = raw if inferred in ("boolean", "empty") else raw.map(_only(bool))
-        bad = values.map(lambda v: v is _BAD).astype(bool)
-        return pd.Series(pd.array(values.where(~bad, None).tolist(), dtype="boolean"), index=index), bad
-    # text and timestamps arrive as strings
-    values = raw if inferred in ("string", "empty") else raw.map(_only(str))
-    bad = values.map(lambda v: v is _BAD).astype(bool)
-    text = pd.Series(pd.array(values.where(~bad, None).tolist(), dtype="string"), index=index)
-    bad |= text.str.contains("\x00", regex=False).fillna(False).astype(bool)
+        return pd.Series(pd.array(raw.tolist(), dtype="boolean"), index=index), pd.Series(False, index=index)
+    text = pd.Series(pd.array(raw.tolist(), dtype="string"), index=index)
+    bad = text.str.contains("\x00", regex=False).fillna(False).astype(bool)
     text = text.mask(bad)
     if column.kind == "text":
         return text, bad
@@ -134,6 +107,22 @@ def _convert(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     bad |= text.notna() & parsed.isna()
     return parsed.mask(bad), bad
+
+
+def _convert_each(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`_convert` for a column holding unexpected types: each value through `convert_value`."""
+    untyped = Column(column.name, column.source, column.kind, minus_one_null=column.minus_one_null)
+
+    def one(value: Any) -> Any:
+        try:
+            return convert_value(untyped, value)
+        except InvalidValue:
+            return _BAD
+
+    values = [one(v) for v in raw.tolist()]
+    bad = pd.Series([v is _BAD for v in values], index=raw.index, dtype=bool)
+    clean = [None if v is _BAD else v for v in values]
+    return pd.Series(clean, index=raw.index, dtype=_DTYPES[column.kind]), bad
 
 
 def _first(reason: pd.Series, mask: pd.Series, message: str | pd.Series) -> pd.Series:
@@ -152,6 +141,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def rows_as_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame's rows as JSON-safe dicts (a reject's record)."""
     return [{str(k): _json_safe(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
@@ -167,12 +157,14 @@ class Normalizer:
         self.scanned = 0
 
     def add(self, record: Any) -> None:
+        """Take one raw record (converted with its chunk)."""
         self.scanned += 1
         self._buffer.append(record)
         if len(self._buffer) >= self.chunk_size:
             self._flush()
 
     def add_all(self, records: Iterable[Any]) -> None:
+        """Take every record of ``records``."""
         for record in records:
             self.add(record)
 
@@ -221,6 +213,7 @@ class Normalizer:
         self._frames.append(frame.loc[~failed])
 
     def finish(self, *, complete: bool = True, error: str | None = None) -> Normalized:
+        """The snapshot of everything added, duplicate keys rejected; ``complete``/``error``: how extraction ended."""
         self._flush()
         frames = [f for f in self._frames if len(f)]
         frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(self.entity)
@@ -247,6 +240,7 @@ def _raw_id(record: Mapping[str, Any], sources: list[str]) -> str | None:
 
 
 def normalize_records(entity: Entity, records: Iterable[Any], *, chunk_size: int = 10_000) -> Normalized:
+    """The snapshot of ``records``, read completely."""
     normalizer = Normalizer(entity, chunk_size=chunk_size)
     normalizer.add_all(records)
     return normalizer.finish()

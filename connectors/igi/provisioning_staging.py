@@ -14,23 +14,24 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connectors.igi.convert import convert_value
 from connectors.igi.entities import (
+    ENTITIES,
     FOLDER_PERMISSIONS,
     FOLDERS,
     GROUP_MEMBERS,
+    GROUPS,
     SECRET_PERMISSIONS,
-    SECRETS,
     USERS,
     Entity,
+    ReadPer,
 )
 from connectors.igi.events import PERMISSIONS_SQL
-from connectors.igi.normalize import NEVER_PREFIX
 from connectors.igi.staging import STAGING_LOCK_KEY
 
 BOOKKEEPING = ("first_seen_run_id", "first_seen_at", "last_changed_run_id", "last_changed_at", "deleted_at")
@@ -39,35 +40,16 @@ _MINUS = "ARRAY[" + ", ".join(f"'{c}'" for c in BOOKKEEPING) + "]::text[]"
 __all__ = ["FOLDER_PERMISSIONS", "GROUP_MEMBERS", "SECRET_PERMISSIONS", "USERS"]
 
 
-def _convert(kind: str, value: Any, minus_one_null: bool) -> Any:
-    """One API value as reconciliation's normalizer types it (int, bool, text, timestamp as UTC)."""
-    if value is None:
-        return None
-    if kind == "int":
-        number = int(value)
-        return None if minus_one_null and number == -1 else number
-    if kind == "bool":
-        return bool(value)
-    if kind == "timestamp":
-        text = str(value)
-        if text.startswith(NEVER_PREFIX):
-            return None
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    return str(value)
-
-
 def row_from_record(entity: Entity, record: Mapping[str, Any]) -> dict[str, Any]:
-    """Staging columns from one API record, typed by the entity's declaration as reconciliation types them;
-    columns whose API field the record lacks are left out, so they keep their staged value. (Per record in
-    plain Python: the pandas normalizer costs ~10 ms a call, too much for one object per request.)"""
+    """Staging columns from one API record, typed by the entity's declaration with reconciliation's rules
+    (connectors/igi/convert.py; a value of the wrong type raises `InvalidValue`); columns whose API field the
+    record lacks are left out, so they keep their staged value. (Per record in plain Python: the pandas
+    normalizer costs ~10 ms a call, too much for one object per request.)"""
     row: dict[str, Any] = {}
     for column in entity.columns:
         if column.name not in entity.key and column.source not in record:
             continue
-        value = _convert(column.kind, record.get(column.source), column.minus_one_null)
-        if value is None and column.default is not None:
-            value = column.default
+        value = convert_value(column, record.get(column.source))
         if value is None and (column.required or column.name in entity.key):
             raise ValueError(f"{entity.name} record without {column.source}")
         row[column.name] = value
@@ -153,10 +135,12 @@ def hold_staging(conn: Connection) -> None:
 
 # ---------------------------------------------------------------------------------------------- per object
 def record_user(conn: Connection, user: Mapping[str, Any], *, event_id: int) -> str | None:
+    """Make staging hold the user record ``user`` (as the API returns it); the change written, or None."""
     return upsert(conn, USERS, row_from_record(USERS, user), event_id=event_id)
 
 
 def record_membership(conn: Connection, group_id: int, user_id: int, *, present: bool, event_id: int) -> None:
+    """Make staging hold the membership (``present``) or mark it removed."""
     row = {"group_id": int(group_id), "user_id": int(user_id)}
     if present:
         upsert(conn, GROUP_MEMBERS, row, event_id=event_id)
@@ -164,9 +148,12 @@ def record_membership(conn: Connection, group_id: int, user_id: int, *, present:
         mark_removed(conn, GROUP_MEMBERS, row, event_id=event_id)
 
 
-def _sync_list(conn: Connection, entity: Entity, parent_column: str, parent_id: int,
-               records: Iterable[Mapping[str, Any]], event_id: int) -> None:
-    """Make the current staging rows of one folder's (or secret's) permissions equal ``records``."""
+def _sync_list(conn: Connection, entity: Entity, parent_id: int, records: Iterable[Mapping[str, Any]],
+               event_id: int) -> None:
+    """Make the current staging rows of one folder's (or secret's) permissions equal ``records``, and mark the
+    parent as carrying its own (the flag reconciliation reads such lists by: a grant breaks inheritance)."""
+    assert isinstance(entity.source, ReadPer) and entity.source.per_when is not None
+    parent_column = entity.parent_column
     seen: set[int] = set()
     key = entity.key[0]
     rows = [row_from_record(entity, record) for record in records]
@@ -182,24 +169,24 @@ def _sync_list(conn: Connection, entity: Entity, parent_column: str, parent_id: 
     ).scalars().all()
     for stale in sorted(set(current) - seen):
         mark_removed(conn, entity, {key: stale}, event_id=event_id)
+    flag, value = entity.source.per_when
+    _set_flag(conn, ENTITIES[entity.source.per], parent_id, flag, value, event_id)
 
 
 def sync_folder_permissions(conn: Connection, folder_id: int, records: Iterable[Mapping[str, Any]], *,
                             event_id: int) -> None:
     """``records``: a fresh ``GET /folder-permissions?filter.folderId=`` answer for this folder."""
-    _sync_list(conn, FOLDER_PERMISSIONS, "folder_id", int(folder_id), records, event_id)
-    _set_flag(conn, FOLDERS, int(folder_id), "inherit_permissions", False, event_id)
+    _sync_list(conn, FOLDER_PERMISSIONS, int(folder_id), records, event_id)
 
 
 def sync_secret_permissions(conn: Connection, secret_id: int, records: Iterable[Mapping[str, Any]], *,
                             event_id: int) -> None:
     """``records``: a fresh ``GET /secret-permissions?filter.secretId=`` answer for this secret."""
-    _sync_list(conn, SECRET_PERMISSIONS, "secret_id", int(secret_id), records, event_id)
-    _set_flag(conn, SECRETS, int(secret_id), "inherits_permissions", False, event_id)
+    _sync_list(conn, SECRET_PERMISSIONS, int(secret_id), records, event_id)
 
 
-def _set_flag(conn: Connection, entity: Entity, key_value: int, column: str, value: bool, event_id: int) -> None:
-    """A grant breaks inheritance: the folder or secret now carries its own permissions."""
+def _set_flag(conn: Connection, entity: Entity, key_value: int, column: str, value: Any, event_id: int) -> None:
+    """Set one column of a current staging row, with bookkeeping and a change-log row when it changes."""
     keys = {entity.key[0]: key_value}
     before = _snapshot(conn, entity, keys, lock=True)
     if before is None or before.deleted:
@@ -268,6 +255,7 @@ def staged_application_account(conn: Connection, user_name: str, domain: str | N
 
 
 def staged_folder_id(conn: Connection, folder_path: str) -> int | None:
+    """The current folder at ``folder_path`` (case-insensitive, leading backslash optional), when exactly one."""
     path = folder_path if folder_path.startswith("\\") else "\\" + folder_path
     ids = conn.execute(
         sa.text("SELECT folder_id FROM ss_staging.folders WHERE deleted_at IS NULL AND lower(folder_path) = lower(:p)"),
@@ -277,6 +265,7 @@ def staged_folder_id(conn: Connection, folder_path: str) -> int | None:
 
 
 def staged_secret_ids(conn: Connection, secret_name: str) -> list[int]:
+    """Ids of the current secrets called ``secret_name`` (case-insensitive)."""
     return [int(i) for i in conn.execute(
         sa.text("SELECT secret_id FROM ss_staging.secrets WHERE deleted_at IS NULL AND lower(secret_name) = lower(:n) "
                 "ORDER BY secret_id"),
@@ -290,19 +279,21 @@ def staged_group_exists(conn: Connection, group_id: int) -> bool:
 
 
 def staged_group_name(conn: Connection, group_id: int) -> str | None:
-    name = conn.execute(
-        sa.text("SELECT group_name FROM ss_staging.groups WHERE group_id = :g AND deleted_at IS NULL"),
-        {"g": int(group_id)},
-    ).scalar()
-    return None if name is None else str(name)
+    """The name of a current group, or None."""
+    return _current_text(conn, GROUPS, int(group_id), "group_name")
 
 
 def staged_folder_path(conn: Connection, folder_id: int) -> str | None:
-    path = conn.execute(
-        sa.text("SELECT folder_path FROM ss_staging.folders WHERE folder_id = :f AND deleted_at IS NULL"),
-        {"f": int(folder_id)},
+    """The path of a current folder, or None."""
+    return _current_text(conn, FOLDERS, int(folder_id), "folder_path")
+
+
+def _current_text(conn: Connection, entity: Entity, key_value: int, column: str) -> str | None:
+    value = conn.execute(
+        sa.text(f"SELECT {column} FROM ss_staging.{entity.name} WHERE {entity.key[0]} = :k AND deleted_at IS NULL"),
+        {"k": key_value},
     ).scalar()
-    return None if path is None else str(path)
+    return None if value is None else str(value)
 
 
 _LIST_LOCK_CLASS = {"folder": 0x55_16_1A_01, "secret": 0x55_16_1A_02}

@@ -50,6 +50,8 @@ ANALYZE_LOCK_TIMEOUT = "10s"
 
 @dataclass
 class MergeOptions:
+    """How a run merges: for real or dry, within which safety limits, and whether to re-emit every event."""
+
     dry_run: bool = False
     limits: SafetyLimits = field(default_factory=SafetyLimits)
     reemit_events: bool = False  # emit every current account and permission, not just the changes
@@ -57,6 +59,8 @@ class MergeOptions:
 
 @dataclass
 class MergeResult:
+    """What a merge found and wrote: per-entity stats, events per operation, a dry run's preview, warnings."""
+
     stats: dict[str, EntityStats]
     events: dict[str, int] = field(default_factory=dict)
     preview: list[dict[str, Any]] = field(default_factory=list)
@@ -68,6 +72,8 @@ Finish = Callable[[Connection, str, "MergeResult", "str | None"], Any]
 
 @dataclass
 class LoadOutcome:
+    """How `load_run` ended, with the merge result and the run record's finish time."""
+
     status: str  # succeeded (the merge committed, or the dry run ran), failed or aborted
     result: MergeResult
     error: str | None = None
@@ -168,7 +174,8 @@ def _copy_frame(cursor: Any, table: str, columns: list[str], types: list[str], f
 def _stage_incoming(conn: Connection, snapshot: Normalized) -> None:
     entity = snapshot.entity
     definition = ", ".join(f"{c.name} {SQL_TYPES[c.kind]}" for c in entity.columns)
-    key_definition = ", ".join(f"{k} integer" for k in entity.key)
+    key_columns = [entity.column(k) for k in entity.key]
+    key_definition = ", ".join(f"{c.name} {SQL_TYPES[c.kind]}" for c in key_columns)
     # No key and no ANALYZE: the normalizer already refused duplicate keys, the diff and merge join by hash, and
     # the planner sizes a never-analyzed table by its pages (scale l: 0.45 s of 1.1 s in this step).
     conn.exec_driver_sql(f"CREATE TEMP TABLE _in_{entity.name} ({definition}) ON COMMIT DROP")
@@ -177,7 +184,8 @@ def _stage_incoming(conn: Connection, snapshot: Normalized) -> None:
     _copy_frame(cursor, f"_in_{entity.name}", entity.column_names,
                 [PG_TYPES[c.kind] for c in entity.columns], snapshot.frame)
     protected = pd.DataFrame(snapshot.protected_keys(), columns=list(entity.key), dtype="Int64")
-    _copy_frame(cursor, f"_protect_{entity.name}", list(entity.key), ["int4"] * len(entity.key), protected)
+    _copy_frame(cursor, f"_protect_{entity.name}", list(entity.key), [PG_TYPES[c.kind] for c in key_columns],
+                protected)
 
 
 # ---------------------------------------------------------------------------------------------- stages

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
+from connectors.secret_server.paging import PageObserver
 from connectors.secret_server.records import (
     ConnectionReport,
     DeletedRecord,
@@ -24,8 +25,23 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class Counters(Protocol):
+    """A client's counters (requests, retries, throttled, ...)."""
+
+    def as_dict(self) -> dict[str, int]:
+        """Every counter by name."""
+        ...
+
+
 class SecretServerReads(Protocol):
     """Paged reads of the reconciled entities, single-object lookups, and the bounded fan-out pool."""
+
+    page_observer: PageObserver | None  # told of every search page read (a progress display)
+
+    @property
+    def stats(self) -> Counters:
+        """The client's counters."""
+        ...
 
     def iter_users(self, include_inactive: bool = True) -> Iterator[UserRecord]:
         """All users, ascending id."""
