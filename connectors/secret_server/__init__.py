@@ -27,7 +27,8 @@ from connectors.secret_server.records import (
     UserRecord,
 )
 from connectors.secret_server.redaction import RedactingFilter, redact
-from connectors.secret_server.transport import ClientStats, never_connected
+from connectors.secret_server.stats import ClientStats
+from connectors.secret_server.transport import never_connected
 
 __all__ = [
     "ApiError",
