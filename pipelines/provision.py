@@ -24,22 +24,17 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prefect import flow, get_run_logger
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi import provisioning_staging, queue
 from connectors.igi.request_models import InvalidRequest, Operation, validate_request
-from connectors.secret_server import (
-    ApiError,
-    AuthenticationError,
-    OutOfTime,
-    SecretServerClient,
-    TransientError,
-)
+from connectors.secret_server import ApiError, AuthenticationError, OutOfTime, SecretServerAccess, TransientError
 from pipelines.claims import HeldClaims
 from pipelines.executors import Executor, LostClaim, Outcome, PermanentFailure
 from pipelines.passwords import PasswordBox, PasswordError
@@ -52,6 +47,8 @@ MAX_TRACE = 2000
 
 @dataclass
 class ProvisionOptions:
+    """How a worker claims, retries and gives up (defaults; the settings SS_IGI_PROVISION_* override them)."""
+
     batch_size: int = 50  # most requests claimed at once; fewer when other workers would otherwise sit idle
     lease_seconds: float = 300.0
     max_attempts: int = 5
@@ -65,6 +62,8 @@ class ProvisionOptions:
 
 @dataclass
 class RequestResult:
+    """One request's outcome as a worker reports it."""
+
     event_id: int
     operation: str
     code: str
@@ -72,26 +71,36 @@ class RequestResult:
     trace: str
 
 
+class _Count:
+    """A `ProvisionSummary` attribute that reads how many requests ended in the result of its name."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.result = name
+
+    def __get__(self, summary: ProvisionSummary, owner: type | None = None) -> int:
+        return summary.by_result[self.result]
+
+
 @dataclass
 class ProvisionSummary:
     """What one or more workers did: processed = succeeded + failed + retried (lost claims aside)."""
 
-    succeeded: int = 0
-    failed: int = 0
-    retried: int = 0
-    lost: int = 0
+    by_result: Counter[str] = field(default_factory=Counter)  # succeeded, failed, retried, lost
+    by_operation: Counter[str] = field(default_factory=Counter)  # "OPERATION:result", lost claims aside
+    results: list[RequestResult] = field(default_factory=list)
     batches: int = 0
     seconds: float = 0.0
-    by_operation: Counter[str] = field(default_factory=Counter)
-    results: list[RequestResult] = field(default_factory=list)
     progress: ProvisionProgress | None = field(default=None, repr=False, compare=False)
+
+    succeeded = _Count()  # done on Secret Server, or found done already
+    failed = _Count()  # cannot succeed as given
+    retried = _Count()  # failed for a passing reason: due again later
+    lost = _Count()  # claim lost to another worker: no outcome written
 
     def record(self, result: RequestResult) -> None:
         """One request's outcome: counted, kept, and told to the progress observer."""
-        if result.result == "lost":
-            self.lost += 1
-        else:
-            setattr(self, result.result, getattr(self, result.result) + 1)
+        self.by_result[result.result] += 1
+        if result.result != "lost":
             self.by_operation[f"{result.operation}:{result.result}"] += 1
         self.results.append(result)
         if self.progress is not None:
@@ -99,25 +108,26 @@ class ProvisionSummary:
 
     @property
     def processed(self) -> int:
+        """Requests that reached an outcome (lost claims aside)."""
         return self.succeeded + self.failed + self.retried
 
     def merge(self, other: ProvisionSummary) -> None:
-        self.succeeded += other.succeeded
-        self.failed += other.failed
-        self.retried += other.retried
-        self.lost += other.lost
-        self.batches += other.batches
-        self.seconds = max(self.seconds, other.seconds)
+        """Add another worker's summary to this one."""
+        self.by_result.update(other.by_result)
         self.by_operation.update(other.by_operation)
         self.results.extend(other.results)
+        self.batches += other.batches
+        self.seconds = max(self.seconds, other.seconds)
 
     def as_dict(self) -> dict[str, Any]:
+        """The totals, as the flow returns them and the CLI prints them."""
         return {"processed": self.processed, "succeeded": self.succeeded, "failed": self.failed,
                 "retried": self.retried, "lost_claims": self.lost, "batches": self.batches,
                 "seconds": round(self.seconds, 3)}
 
 
 def default_worker_id() -> str:
+    """A worker id unique across hosts and processes: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -144,13 +154,14 @@ def classify(exc: BaseException) -> tuple[bool, str, str]:
 
 
 def backoff_delay(attempts: int, base: float, cap: float) -> float:
+    """Seconds before a transiently failed request is due again: exponential in ``attempts``, capped, jittered."""
     delay = min(cap, base * (2 ** max(0, attempts - 1)))
     return delay * random.uniform(0.8, 1.2)
 
 
 def run_provisioning(
     engine: Engine,
-    client: SecretServerClient,
+    client: SecretServerAccess,
     passwords: PasswordBox,
     options: ProvisionOptions | None = None,
     *,
@@ -261,7 +272,8 @@ def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[s
 
 
 def _write_back(engine: Engine, summary: ProvisionSummary, event_id: int, op: str, code: str, worker: str,
-                result: str, erc: str, trace: str, *, staging: Any = None, delay: float = 0.0) -> None:
+                result: str, erc: str, trace: str, *, staging: Callable[[Connection], None] | None = None,
+                delay: float = 0.0) -> None:
     """The outcome, conditional on the claim; staging in the same transaction."""
     with engine.begin() as conn:
         if result == "succeeded":
@@ -289,7 +301,8 @@ def _lost(summary: ProvisionSummary, event_id: int, op: str, code: str) -> None:
     summary.record(RequestResult(event_id, op, code, "lost", "claim lost"))
 
 
-def run_workers(engine: Engine, make_client: Any, passwords: PasswordBox, options: ProvisionOptions,
+def run_workers(engine: Engine, make_client: Callable[[], SecretServerAccess], passwords: PasswordBox,
+                options: ProvisionOptions,
                 workers: int, progress: ProvisionProgress | None = None) -> ProvisionSummary:
     """``workers`` workers in threads, sharing one client (``make_client()``: one login, one connection pool),
     summaries merged; ``progress`` is told how many requests are due, then of each outcome. The login comes

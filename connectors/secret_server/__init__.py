@@ -15,6 +15,7 @@ from connectors.secret_server.errors import (
     TlsError,
     TransientError,
 )
+from connectors.secret_server.protocols import SecretServerAccess, SecretServerReads, SecretServerWrites
 from connectors.secret_server.records import (
     ConnectionReport,
     DeletedRecord,
@@ -46,8 +47,11 @@ __all__ = [
     "RedactingFilter",
     "SecretPermissionRecord",
     "SecretRecord",
+    "SecretServerAccess",
     "SecretServerClient",
     "SecretServerError",
+    "SecretServerReads",
+    "SecretServerWrites",
     "TlsError",
     "TransientError",
     "UserRecord",

@@ -108,6 +108,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class Transport:
+    """One client's HTTP: the connection pool, retries, and the bearer token on every authenticated call."""
+
     def __init__(
         self,
         base_url: str,
@@ -157,6 +159,7 @@ class Transport:
         return getattr(self._budget, "seconds_left", None)
 
     def close(self) -> None:
+        """Close the pooled connections."""
         self.pool.clear()
 
     # ------------------------------------------------------------------ public entry point

@@ -62,6 +62,8 @@ def _find_permission(records: Iterable[P], object_key: str, object_id: int, prin
 
 
 class WriteOperations(ReadOperations):
+    """The client's writes for provisioning, each safe to retry (see module doc)."""
+
     # ------------------------------------------------------------------ users
     def create_user(
         self,
@@ -74,6 +76,8 @@ class WriteOperations(ReadOperations):
         enabled: bool = True,
         is_application_account: bool = False,
     ) -> UserRecord:
+        """Create a user (in AD domain ``domain_id`` if given) and return its model; after a refused retry, the
+        user the first attempt created."""
         register_secret(password)
         body: dict[str, Any] = {
             "userName": user_name,
@@ -135,6 +139,7 @@ class WriteOperations(ReadOperations):
 
     # ------------------------------------------------------------------ groups
     def add_group_member(self, group_id: int, user_id: int) -> GroupMemberRecord:
+        """Add a user to a group (``POST /groups/{id}/users``)."""
         gid, uid = int(group_id), int(user_id)
         try:
             return cast(GroupMemberRecord, self._request("POST", f"/groups/{gid}/users", json={"userId": uid}))
@@ -146,6 +151,7 @@ class WriteOperations(ReadOperations):
             raise
 
     def remove_group_member(self, group_id: int, user_id: int) -> DeletedRecord:
+        """Remove a user from a group (``DELETE /groups/{id}/users/{userId}``)."""
         return self._delete(f"/groups/{int(group_id)}/users/{int(user_id)}", object_id=int(user_id))
 
     # ------------------------------------------------------------------ folder permissions
@@ -227,6 +233,7 @@ class WriteOperations(ReadOperations):
         return cast(SecretPermissionRecord, self._request("PUT", f"/secret-permissions/{pid}", json=body))
 
     def revoke_secret_permission(self, permission_id: int) -> DeletedRecord:
+        """Delete a secret permission."""
         return self._delete(f"/secret-permissions/{int(permission_id)}", object_id=int(permission_id))
 
     # ------------------------------------------------------------------ shared
