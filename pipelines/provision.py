@@ -236,8 +236,7 @@ def _lost(summary: ProvisionSummary, event_id: int, op: str, code: str) -> None:
 
 
 def run_workers(engine: Engine, make_client: Callable[[], SecretServerAccess], passwords: PasswordBox,
-                options: ProvisionOptions,
-                workers: int, progress: ProvisionProgress | None = None) -> ProvisionSummary:
+                options: ProvisionOptions, workers: int, progress: ProvisionProgress | None = None) -> ProvisionSummary:
     """``workers`` workers in threads, sharing one client (``make_client()``: one login, one connection pool),
     summaries merged; ``progress`` is told how many requests are due, then of each outcome. The login comes
     first: refused, nothing starts (a vault locks accounts after a few failed logins)."""
@@ -290,6 +289,8 @@ def provision_with_settings(
         engine.dispose()
 
 
+# The flow's parameters are its schema for deployments and the Prefect UI, so it spells out the same parameters as
+# provision_with_settings (which runs without Prefect) rather than taking them in a bundle.
 @flow(name="provision", log_prints=False)
 def provision(
     batch_size: int | None = None,
