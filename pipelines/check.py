@@ -20,12 +20,15 @@ from pipelines.settings import Settings
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One system's verdict: reachable and sound or not, and the line that says why."""
+
     system: str
     ok: bool
     detail: str
 
 
 def check_secret_server(settings: Settings) -> CheckResult:
+    """Log in to Secret Server and ask its version and health."""
     try:
         with open_secret_server(settings, max_attempts=2, max_retry_seconds=10.0) as client:
             report = client.test_connection()
@@ -38,6 +41,7 @@ def check_secret_server(settings: Settings) -> CheckResult:
 
 
 def check_database(settings: Settings) -> CheckResult:
+    """Connect to IGI's database, report its version and migrations, and mark abandoned runs."""
     try:
         engine = create_engine(database_url(settings))
         try:
@@ -60,4 +64,5 @@ def check_database(settings: Settings) -> CheckResult:
 
 
 def run_checks(settings: Settings) -> list[CheckResult]:
+    """Both connection tests, Secret Server first."""
     return [check_secret_server(settings), check_database(settings)]

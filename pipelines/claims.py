@@ -68,10 +68,6 @@ class HeldClaims:
             until = self._until.get(event_id)
         return -1.0 if until is None else until - self.margin - time.monotonic()
 
-    def holds(self, event_id: int) -> bool:
-        """True while the claim is surely held, with margin to spare."""
-        return self.seconds_left(event_id) > 0
-
     # ------------------------------------------------------------------ the heartbeat
     def renew(self) -> None:
         """One heartbeat: extend every held lease; a request whose lease was not ours any more is lost."""

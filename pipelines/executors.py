@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.igi import provisioning_staging as staging
 from connectors.igi.queue import save_checkpoint
 from connectors.igi.request_models import Operation, ProvisioningRequest, api_attributes
-from connectors.secret_server import SecretServerClient
+from connectors.secret_server import SecretServerAccess
 from pipelines.outcomes import LostClaim, Outcome, PermanentFailure
 from pipelines.passwords import PasswordBox
 from pipelines.permissions import PermissionOperations
@@ -45,7 +45,7 @@ class Executor(PermissionOperations):
     """Executes claimed requests for one worker (accounts here, permissions in pipelines/permissions.py). Keeps
     small per-run caches of folders, groups and domains."""
 
-    def __init__(self, client: SecretServerClient, engine: Engine, passwords: PasswordBox, worker_id: str, *,
+    def __init__(self, client: SecretServerAccess, engine: Engine, passwords: PasswordBox, worker_id: str, *,
                  allow_break_inheritance: bool = False) -> None:
         self.client = client
         self.engine = engine
@@ -71,6 +71,7 @@ class Executor(PermissionOperations):
         return split_code(code, self._domains)
 
     def execute(self, request: ProvisioningRequest) -> Outcome:
+        """Carry out one validated request; raises `PermanentFailure`, `LostClaim` or a connector error."""
         handler = _HANDLERS[request.operation]
         return handler(self, request)
 
@@ -102,6 +103,7 @@ class Executor(PermissionOperations):
         return write
 
     def create(self, request: ProvisioningRequest) -> Outcome:
+        """ACCOUNT_CREATE: a new account, never one that exists already (unless this request created it)."""
         name, domain = self.split(request.code)
         given = request.attributes
         attrs = api_attributes(given)
@@ -143,6 +145,7 @@ class Executor(PermissionOperations):
         return Outcome("account created", write)
 
     def change_password(self, request: ProvisioningRequest) -> Outcome:
+        """ACCOUNT_PWDCHANGE: reset the account's password, once even across retries."""
         what = "given a new password through ss-igi"
         self._refuse_application_account(request, what)
         user = self._account(request)
@@ -162,6 +165,7 @@ class Executor(PermissionOperations):
         return Outcome("password changed", self._record_user(request, user))
 
     def modify(self, request: ProvisioningRequest) -> Outcome:
+        """ACCOUNT_MODIFY: change the attributes that differ from the request's."""
         self._refuse_application_account(request, "modified")
         attrs = api_attributes(request.attributes)
         if request.attributes.enabled is not None:
@@ -187,12 +191,15 @@ class Executor(PermissionOperations):
                        self._record_user(request, {**user, **updated, "enabled": enabled}))
 
     def disable(self, request: ProvisioningRequest) -> Outcome:
+        """ACCOUNT_DISABLE: suspend the account."""
         return self._set_enabled(request, False)
 
     def enable(self, request: ProvisioningRequest) -> Outcome:
+        """ACCOUNT_ENABLE: restore the account."""
         return self._set_enabled(request, True)
 
     def remove(self, request: ProvisioningRequest) -> Outcome:
+        """ACCOUNT_REMOVE: refused, since Secret Server does not delete users."""
         raise PermanentFailure("NotSupported", REMOVE_REFUSED)
 
 

@@ -29,10 +29,12 @@ class PasswordBox:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PasswordBox:
+        """The box for the configured key (SS_IGI_FERNET_KEY) and plain-text policy."""
         return cls(settings.ss_igi_fernet_key_value(), allow_plaintext=settings.ss_igi_allow_plaintext_passwords)
 
     @staticmethod
     def generate_key() -> str:
+        """A new Fernet key, as text."""
         return Fernet.generate_key().decode()
 
     def check_can_seal(self) -> None:

@@ -18,14 +18,15 @@ for every side effect (permissions copied when inheritance breaks); IGI's own re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi import provisioning_staging as staging
 from connectors.igi.request_models import Operation, ProvisioningRequest
-from connectors.secret_server import ApiError, SecretServerClient
+from connectors.secret_server import ApiError, SecretServerAccess
 from pipelines.outcomes import Outcome, PermanentFailure
 
 
@@ -33,21 +34,53 @@ def _role_eq(a: Any, b: Any) -> bool:
     return str(a or "").lower() == str(b or "").lower()
 
 
-def _not_found(exc: ApiError) -> bool:
-    # Secret Server answers an id it does not show with 400 API_AccessDenied (or 404).
-    return exc.is_not_found or exc.error_code == "API_AccessDenied"
+def _existing(read: Callable[[], Mapping[str, Any]], erc_status: str,
+              absent: Callable[[ApiError], str]) -> dict[str, Any]:
+    """What ``read`` returns; a `PermanentFailure` (``erc_status``, ``absent(error)``) when there is no such object."""
+    try:
+        return dict(read())
+    except ApiError as exc:
+        # Secret Server answers an id it does not show with 400 API_AccessDenied (or 404).
+        if exc.is_not_found or exc.error_code == "API_AccessDenied":
+            raise PermanentFailure(erc_status, absent(exc)) from None
+        raise
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A folder or a secret as a permission request sees it: what differs between the two kinds."""
+
+    kind: str  # "folder" or "secret"
+    id: int
+    label: str  # how traces name it: "folder <path>" or "secret <name>"
+    inherits: bool  # follows its parent folder's list
+    role_fields: tuple[str, ...]  # the fields of a permission record that hold its roles
+    roles: tuple[str, ...]  # the roles asked for, in that order
+    parent: Callable[[], Mapping[str, Any]]  # the folder whose list it inherits (a folder: itself)
+    grant: Callable[[int, bool], object]  # (user id, break inheritance)
+    update: Callable[[int], object]  # a held permission's id: give it the roles asked for
+    revoke: Callable[[int], object]  # a held permission's id: delete it
+
+    def roles_of(self, record: Mapping[str, Any]) -> str:
+        """A permission's roles as traces show them (``View/Edit``)."""
+        return "/".join(str(record.get(name)) for name in self.role_fields)
+
+    def has_roles(self, record: Mapping[str, Any]) -> bool:
+        """True when the permission has the roles asked for (case aside)."""
+        return all(_role_eq(record.get(name), role) for name, role in zip(self.role_fields, self.roles, strict=True))
 
 
 class PermissionOperations:
     """Mixed into the `Executor`, which provides the client, the engine, the account lookups and the caches."""
 
-    client: SecretServerClient
+    client: SecretServerAccess
     engine: Engine
     allow_break_inheritance: bool
     _folders: dict[int, str] | None
     _groups: dict[int, dict[str, Any]] | None
 
-    def split(self, code: str) -> tuple[str, str | None]:  # provided by the Executor
+    def split(self, code: str) -> tuple[str, str | None]:
+        """An account or group code as (name, domain); provided by the Executor."""
         raise NotImplementedError
 
     def _account(self, request: ProvisioningRequest) -> dict[str, Any]:  # provided by the Executor
@@ -107,12 +140,8 @@ class PermissionOperations:
 
     # ------------------------------------------------------------------ where access comes from
     def _get_folder(self, folder_id: int) -> dict[str, Any]:
-        try:
-            return dict(self.client.get_folder(folder_id))
-        except ApiError as exc:
-            if _not_found(exc):
-                raise PermanentFailure("UnknownFolder", f"no Secret Server folder {folder_id}") from None
-            raise
+        return _existing(lambda: self.client.get_folder(folder_id), "UnknownFolder",
+                         lambda _: f"no Secret Server folder {folder_id}")
 
     def _governing_folder(self, folder: Mapping[str, Any]) -> dict[str, Any]:
         """The folder whose own list applies to ``folder``: itself, or the nearest ancestor that breaks."""
@@ -124,9 +153,12 @@ class PermissionOperations:
     def _governing_list(self, folder: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
         """The folder whose list applies to ``folder`` (see `_governing_folder`), and that list."""
         governing = self._governing_folder(folder)
-        records = [r for r in self.client.iter_folder_permissions(int(governing["id"]))
-                   if r.get("folderId", governing["id"]) == governing["id"]]
-        return governing, records
+        return governing, self._permissions("folder", int(governing["id"]))
+
+    def _permissions(self, kind: str, object_id: int) -> list[Any]:
+        """A folder's or a secret's own permission list."""
+        read = self.client.iter_folder_permissions if kind == "folder" else self.client.iter_secret_permissions
+        return [r for r in read(object_id) if r.get(f"{kind}Id", object_id) == object_id]
 
     def _holders(self, records: list[Any], user_id: int) -> tuple[list[Any], list[Any]]:
         """(the account's own records, records of groups it belongs to) in one permission list."""
@@ -178,6 +210,54 @@ class PermissionOperations:
 
         return Outcome(trace, write)
 
+    # ------------------------------------------------------------------ folders and secrets
+    def _change(self, request: ProvisioningRequest, target: _Target, user_id: int, add: bool) -> Outcome:
+        """Grant, change or revoke the account's own permission on a folder or a secret, deciding inheritance."""
+        roles, label = "/".join(target.roles), target.label
+        before = self._permissions(target.kind, target.id)
+        held = [] if target.inherits else [r for r in before if r.get("userId") == user_id]
+        broke = False
+        if add and held and target.has_roles(held[0]):
+            trace = f"already granted {roles} on {label}"
+        elif add and held:
+            was = target.roles_of(held[0])
+            target.update(int(held[0]["id"]))
+            trace = f"changed the role on {label} to {roles} (was {was})"
+        elif add and target.inherits:
+            governing, inherited = self._governing_list(target.parent())
+            parent = f"folder {governing.get('folderPath')}"
+            own, _ = self._holders(inherited, user_id)
+            if own and target.has_roles(own[0]):
+                return Outcome(f"already granted {roles} on {label}, inherited from {parent}")
+            if own:
+                raise PermanentFailure("InheritedAccess", f"{request.code} has {target.roles_of(own[0])} on {label} "
+                                       f"through {parent}, which it inherits; change it there")
+            self._may_break(request, label, parent)
+            target.grant(user_id, True)
+            broke = True
+            trace = (f"granted {roles} on {label}; inheritance broken: it no longer follows {parent} "
+                     f"({len(inherited)} of its permissions copied onto it)")
+        elif add:
+            target.grant(user_id, False)
+            trace = f"granted {roles} on {label}"
+        elif held:
+            for record in held:
+                target.revoke(int(record["id"]))
+            trace = f"revoked permission on {label}"
+        else:
+            if target.kind == "secret" and not target.inherits:
+                _, via = self._holders(before, user_id)
+                sources = [f"group {r.get('groupName')}'s permission on the secret" for r in via]
+            else:
+                sources = self._folder_sources(target.parent(), user_id, target_is_folder=target.kind == "folder")
+            if sources:
+                raise PermanentFailure("InheritedAccess", f"{request.code} has no permission of its own on {label} "
+                                       f"to revoke; its access comes from {'; '.join(sources)}. Revoke it there")
+            trace = f"already no permission on {label}"
+        if target.inherits and not broke:
+            return Outcome(trace)  # no list of its own to mirror
+        return self._mirrored(request, target.kind, target.id, user_id, trace)
+
     # ------------------------------------------------------------------ folders
     def _folder_id(self, request: ProvisioningRequest) -> int:
         if request.permission_id is not None:
@@ -197,58 +277,19 @@ class PermissionOperations:
 
     def _folder(self, request: ProvisioningRequest, user: Mapping[str, Any], add: bool) -> Outcome:
         folder = self._get_folder(self._folder_id(request))
-        folder_id, path = int(folder["id"]), str(folder.get("folderPath") or folder.get("folderName"))
-        inherits = bool(folder.get("inheritPermissions"))
-        user_id = int(user["id"])
-        folder_role = request.folder_access_role or "View"
-        secret_role = request.secret_access_role or "None"
-        roles = f"{folder_role}/{secret_role}"
-        before = [r for r in self.client.iter_folder_permissions(folder_id)
-                  if r.get("folderId", folder_id) == folder_id]
-        held = [] if inherits else [r for r in before if r.get("userId") == user_id]
-        broke = False
-        if add and held and _role_eq(held[0].get("folderAccessRoleName"), folder_role) \
-                and _role_eq(held[0].get("secretAccessRoleName"), secret_role):
-            trace = f"already granted {roles} on folder {path}"
-        elif add and held:
-            was = f"{held[0].get('folderAccessRoleName')}/{held[0].get('secretAccessRoleName')}"
-            self.client.update_folder_permission(int(held[0]["id"]), folder_access_role=folder_role,
-                                                 secret_access_role=secret_role, folder_id=folder_id)
-            trace = f"changed the role on folder {path} to {roles} (was {was})"
-        elif add and inherits:
-            governing, inherited = self._governing_list(folder)
-            parent = f"folder {governing.get('folderPath')}"
-            own, _ = self._holders(inherited, user_id)
-            if own and _role_eq(own[0].get("folderAccessRoleName"), folder_role) \
-                    and _role_eq(own[0].get("secretAccessRoleName"), secret_role):
-                return Outcome(f"already granted {roles} on folder {path}, inherited from {parent}")
-            if own:
-                raise PermanentFailure("InheritedAccess", f"{request.code} has {own[0].get('folderAccessRoleName')}/"
-                                       f"{own[0].get('secretAccessRoleName')} on folder {path} through {parent}, "
-                                       "which it inherits; change it there")
-            self._may_break(request, f"folder {path}", parent)
-            self.client.grant_folder_permission(folder_id, user_id=user_id, folder_access_role=folder_role,
-                                                secret_access_role=secret_role, break_inheritance=True)
-            broke = True
-            trace = (f"granted {roles} on folder {path}; inheritance broken: it no longer follows {parent} "
-                     f"({len(inherited)} of its permissions copied onto it)")
-        elif add:
-            self.client.grant_folder_permission(folder_id, user_id=user_id, folder_access_role=folder_role,
-                                                secret_access_role=secret_role)
-            trace = f"granted {roles} on folder {path}"
-        elif held:
-            for record in held:
-                self.client.revoke_folder_permission(int(record["id"]))
-            trace = f"revoked permission on folder {path}"
-        else:
-            sources = self._folder_sources(folder, user_id, target_is_folder=True)
-            if sources:
-                raise PermanentFailure("InheritedAccess", f"{request.code} has no permission of its own on folder "
-                                       f"{path} to revoke; its access comes from {'; '.join(sources)}. Revoke it there")
-            trace = f"already no permission on folder {path}"
-        if inherits and not broke:
-            return Outcome(trace)  # no list of its own to mirror
-        return self._mirrored(request, "folder", folder_id, user_id, trace)
+        folder_id = int(folder["id"])
+        folder_role, secret_role = request.folder_access_role or "View", request.secret_access_role or "None"
+        target = _Target(
+            "folder", folder_id, f"folder {folder.get('folderPath') or folder.get('folderName')}",
+            bool(folder.get("inheritPermissions")), ("folderAccessRoleName", "secretAccessRoleName"),
+            (folder_role, secret_role), parent=lambda: folder,
+            grant=lambda user_id, breaking: self.client.grant_folder_permission(
+                folder_id, user_id=user_id, folder_access_role=folder_role, secret_access_role=secret_role,
+                break_inheritance=breaking),
+            update=lambda permission_id: self.client.update_folder_permission(
+                permission_id, folder_access_role=folder_role, secret_access_role=secret_role, folder_id=folder_id),
+            revoke=self.client.revoke_folder_permission)
+        return self._change(request, target, int(user["id"]), add)
 
     # ------------------------------------------------------------------ secrets
     def _secret_summary(self, request: ProvisioningRequest) -> dict[str, Any]:
@@ -261,62 +302,20 @@ class PermissionOperations:
                 raise PermanentFailure("UnknownSecret", f"no single secret named {request.permission_name!r} in "
                                        "staging; give its id (permission_id) or run reconcile")
             secret_id = ids[0]
-        try:
-            return dict(self.client.get_secret_summary(secret_id))
-        except ApiError as exc:
-            if _not_found(exc):
-                raise PermanentFailure("UnknownSecret", f"no Secret Server secret {secret_id}: {exc}") from None
-            raise
+        return _existing(lambda: self.client.get_secret_summary(secret_id), "UnknownSecret",
+                         lambda error: f"no Secret Server secret {secret_id}: {error}")
 
     def _secret(self, request: ProvisioningRequest, user: Mapping[str, Any], add: bool) -> Outcome:
         summary = self._secret_summary(request)
-        secret_id, name = int(summary["id"]), str(summary.get("name"))
-        inherits = bool(summary.get("inheritsPermissions"))
-        user_id = int(user["id"])
+        secret_id = int(summary["id"])
         role = request.secret_access_role or "View"
-        before = [r for r in self.client.iter_secret_permissions(secret_id)
-                  if r.get("secretId", secret_id) == secret_id]
-        held = [] if inherits else [r for r in before if r.get("userId") == user_id]
-        broke = False
-        if add and held and _role_eq(held[0].get("secretAccessRoleName"), role):
-            trace = f"already granted {role} on secret {name}"
-        elif add and held:
-            was = held[0].get("secretAccessRoleName")
-            self.client.update_secret_permission(int(held[0]["id"]), secret_access_role=role, secret_id=secret_id)
-            trace = f"changed the role on secret {name} to {role} (was {was})"
-        elif add and inherits:
-            governing, inherited = self._governing_list(self._get_folder(int(summary["folderId"])))
-            parent = f"folder {governing.get('folderPath')}"
-            own, _ = self._holders(inherited, user_id)
-            if own and _role_eq(own[0].get("secretAccessRoleName"), role):
-                return Outcome(f"already granted {role} on secret {name}, inherited from {parent}")
-            if own:
-                raise PermanentFailure("InheritedAccess", f"{request.code} has {own[0].get('secretAccessRoleName')} "
-                                       f"on secret {name} through {parent}, which it inherits; change it there")
-            self._may_break(request, f"secret {name}", parent)
-            # Secret Server breaks the secret's inheritance itself, copying the folder's list first.
-            self.client.grant_secret_permission(secret_id, user_id=user_id, secret_access_role=role)
-            broke = True
-            trace = (f"granted {role} on secret {name}; inheritance broken: it no longer follows {parent} "
-                     f"({len(inherited)} of its permissions copied onto it)")
-        elif add:
-            self.client.grant_secret_permission(secret_id, user_id=user_id, secret_access_role=role)
-            trace = f"granted {role} on secret {name}"
-        elif held:
-            for record in held:
-                self.client.revoke_secret_permission(int(record["id"]))
-            trace = f"revoked permission on secret {name}"
-        else:
-            if inherits:
-                sources = self._folder_sources(self._get_folder(int(summary["folderId"])), user_id,
-                                               target_is_folder=False)
-            else:
-                _, via = self._holders(before, user_id)
-                sources = [f"group {r.get('groupName')}'s permission on the secret" for r in via]
-            if sources:
-                raise PermanentFailure("InheritedAccess", f"{request.code} has no permission of its own on secret "
-                                       f"{name} to revoke; its access comes from {'; '.join(sources)}. Revoke it there")
-            trace = f"already no permission on secret {name}"
-        if inherits and not broke:
-            return Outcome(trace)
-        return self._mirrored(request, "secret", secret_id, user_id, trace)
+        target = _Target(
+            "secret", secret_id, f"secret {summary.get('name')}", bool(summary.get("inheritsPermissions")),
+            ("secretAccessRoleName",), (role,), parent=lambda: self._get_folder(int(summary["folderId"])),
+            # Secret Server breaks a secret's inheritance by itself when a permission is added: no flag to send.
+            grant=lambda user_id, _: self.client.grant_secret_permission(
+                secret_id, user_id=user_id, secret_access_role=role),
+            update=lambda permission_id: self.client.update_secret_permission(
+                permission_id, secret_access_role=role, secret_id=secret_id),
+            revoke=self.client.revoke_secret_permission)
+        return self._change(request, target, int(user["id"]), add)

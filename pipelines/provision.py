@@ -23,25 +23,20 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prefect import flow, get_run_logger
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi import provisioning_staging, queue
 from connectors.igi.request_models import InvalidRequest, Operation, validate_request
-from connectors.secret_server import (
-    ApiError,
-    AuthenticationError,
-    OutOfTime,
-    SecretServerClient,
-    TransientError,
-)
+from connectors.secret_server import ApiError, AuthenticationError, OutOfTime, SecretServerAccess, TransientError
 from pipelines.claims import HeldClaims
-from pipelines.executors import Executor, LostClaim, Outcome, PermanentFailure
+from pipelines.executors import Executor
+from pipelines.outcomes import LostClaim, Outcome, PermanentFailure, ProvisionSummary, RequestResult
 from pipelines.passwords import PasswordBox, PasswordError
 from pipelines.progress import ProvisionProgress, artifact_view
 
@@ -52,6 +47,8 @@ MAX_TRACE = 2000
 
 @dataclass
 class ProvisionOptions:
+    """How a worker claims, retries and gives up (defaults; the settings SS_IGI_PROVISION_* override them)."""
+
     batch_size: int = 50  # most requests claimed at once; fewer when other workers would otherwise sit idle
     lease_seconds: float = 300.0
     max_attempts: int = 5
@@ -63,61 +60,8 @@ class ProvisionOptions:
     break_inheritance: bool = False  # grants may break inheritance even when the request does not ask
 
 
-@dataclass
-class RequestResult:
-    event_id: int
-    operation: str
-    code: str
-    result: str  # succeeded, failed, retried, lost
-    trace: str
-
-
-@dataclass
-class ProvisionSummary:
-    """What one or more workers did: processed = succeeded + failed + retried (lost claims aside)."""
-
-    succeeded: int = 0
-    failed: int = 0
-    retried: int = 0
-    lost: int = 0
-    batches: int = 0
-    seconds: float = 0.0
-    by_operation: Counter[str] = field(default_factory=Counter)
-    results: list[RequestResult] = field(default_factory=list)
-    progress: ProvisionProgress | None = field(default=None, repr=False, compare=False)
-
-    def record(self, result: RequestResult) -> None:
-        """One request's outcome: counted, kept, and told to the progress observer."""
-        if result.result == "lost":
-            self.lost += 1
-        else:
-            setattr(self, result.result, getattr(self, result.result) + 1)
-            self.by_operation[f"{result.operation}:{result.result}"] += 1
-        self.results.append(result)
-        if self.progress is not None:
-            self.progress.request_finished(result.result)
-
-    @property
-    def processed(self) -> int:
-        return self.succeeded + self.failed + self.retried
-
-    def merge(self, other: ProvisionSummary) -> None:
-        self.succeeded += other.succeeded
-        self.failed += other.failed
-        self.retried += other.retried
-        self.lost += other.lost
-        self.batches += other.batches
-        self.seconds = max(self.seconds, other.seconds)
-        self.by_operation.update(other.by_operation)
-        self.results.extend(other.results)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"processed": self.processed, "succeeded": self.succeeded, "failed": self.failed,
-                "retried": self.retried, "lost_claims": self.lost, "batches": self.batches,
-                "seconds": round(self.seconds, 3)}
-
-
 def default_worker_id() -> str:
+    """A worker id unique across hosts and processes: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -144,13 +88,14 @@ def classify(exc: BaseException) -> tuple[bool, str, str]:
 
 
 def backoff_delay(attempts: int, base: float, cap: float) -> float:
+    """Seconds before a transiently failed request is due again: exponential in ``attempts``, capped, jittered."""
     delay = min(cap, base * (2 ** max(0, attempts - 1)))
     return delay * random.uniform(0.8, 1.2)
 
 
 def run_provisioning(
     engine: Engine,
-    client: SecretServerClient,
+    client: SecretServerAccess,
     passwords: PasswordBox,
     options: ProvisionOptions | None = None,
     *,
@@ -261,7 +206,8 @@ def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[s
 
 
 def _write_back(engine: Engine, summary: ProvisionSummary, event_id: int, op: str, code: str, worker: str,
-                result: str, erc: str, trace: str, *, staging: Any = None, delay: float = 0.0) -> None:
+                result: str, erc: str, trace: str, *, staging: Callable[[Connection], None] | None = None,
+                delay: float = 0.0) -> None:
     """The outcome, conditional on the claim; staging in the same transaction."""
     with engine.begin() as conn:
         if result == "succeeded":
@@ -289,8 +235,8 @@ def _lost(summary: ProvisionSummary, event_id: int, op: str, code: str) -> None:
     summary.record(RequestResult(event_id, op, code, "lost", "claim lost"))
 
 
-def run_workers(engine: Engine, make_client: Any, passwords: PasswordBox, options: ProvisionOptions,
-                workers: int, progress: ProvisionProgress | None = None) -> ProvisionSummary:
+def run_workers(engine: Engine, make_client: Callable[[], SecretServerAccess], passwords: PasswordBox,
+                options: ProvisionOptions, workers: int, progress: ProvisionProgress | None = None) -> ProvisionSummary:
     """``workers`` workers in threads, sharing one client (``make_client()``: one login, one connection pool),
     summaries merged; ``progress`` is told how many requests are due, then of each outcome. The login comes
     first: refused, nothing starts (a vault locks accounts after a few failed logins)."""
@@ -343,6 +289,8 @@ def provision_with_settings(
         engine.dispose()
 
 
+# The flow's parameters are its schema for deployments and the Prefect UI, so it spells out the same parameters as
+# provision_with_settings (which runs without Prefect) rather than taking them in a bundle.
 @flow(name="provision", log_prints=False)
 def provision(
     batch_size: int | None = None,

@@ -15,6 +15,7 @@ from connectors.secret_server.errors import (
     TlsError,
     TransientError,
 )
+from connectors.secret_server.protocols import SecretServerAccess, SecretServerReads, SecretServerWrites
 from connectors.secret_server.records import (
     ConnectionReport,
     DeletedRecord,
@@ -27,7 +28,8 @@ from connectors.secret_server.records import (
     UserRecord,
 )
 from connectors.secret_server.redaction import RedactingFilter, redact
-from connectors.secret_server.transport import ClientStats, never_connected
+from connectors.secret_server.stats import ClientStats
+from connectors.secret_server.transport import never_connected
 
 __all__ = [
     "ApiError",
@@ -45,8 +47,11 @@ __all__ = [
     "RedactingFilter",
     "SecretPermissionRecord",
     "SecretRecord",
+    "SecretServerAccess",
     "SecretServerClient",
     "SecretServerError",
+    "SecretServerReads",
+    "SecretServerWrites",
     "TlsError",
     "TransientError",
     "UserRecord",

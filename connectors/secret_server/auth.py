@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connectors.secret_server.errors import ApiError, AuthenticationError
 from connectors.secret_server.redaction import log, register_secret
@@ -34,28 +34,28 @@ class _Token:
     renew_at: float  # monotonic time after which we renew proactively
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """Who logs in: user name, password, optional AD domain and 2FA code (sent as the ``OTP`` header)."""
+
+    username: str
+    password: str = field(repr=False)
+    domain: str | None = None
+    otp: str | None = field(default=None, repr=False)
+
+
 class TokenManager:
-    def __init__(
-        self,
-        transport: Transport,
-        username: str,
-        password: str,
-        *,
-        domain: str | None = None,
-        otp: str | None = None,
-        clock=time.monotonic,
-    ) -> None:
+    """The token source of one client: logs in, refreshes, and renews refused tokens (see module doc)."""
+
+    def __init__(self, transport: Transport, credentials: Credentials, *, clock=time.monotonic) -> None:
         self._transport = transport
-        self._username = username
-        self._password = password
-        self._domain = domain
-        self._otp = otp
+        self._credentials = credentials
         self._clock = clock
         self._lock = threading.Lock()
         self._current: _Token | None = None
         self._refused: str | None = None  # why the password login was refused; set once, never cleared
-        register_secret(password)
-        register_secret(otp)
+        register_secret(credentials.password)
+        register_secret(credentials.otp)
 
     def token(self) -> str:
         """A valid access token, logging in or refreshing first when needed."""
@@ -80,10 +80,6 @@ class TokenManager:
                 return
             self._renew(current, force_login=force_login)
 
-    def forget(self) -> None:
-        with self._lock:
-            self._current = None
-
     # ------------------------------------------------------------------ internals (lock held)
     def _raise_if_refused(self) -> None:
         if self._refused is not None:
@@ -99,9 +95,10 @@ class TokenManager:
         self._login()
 
     def _login(self) -> None:
-        form = {"grant_type": "password", "username": self._username, "password": self._password}
-        if self._domain:
-            form["domain"] = self._domain
+        who = self._credentials
+        form = {"grant_type": "password", "username": who.username, "password": who.password}
+        if who.domain:
+            form["domain"] = who.domain
         try:
             self._grant(form, refresh=False)
         except AuthenticationError as exc:
@@ -109,7 +106,7 @@ class TokenManager:
             raise
 
     def _grant(self, form: dict[str, str], *, refresh: bool) -> None:
-        headers = {"OTP": self._otp} if (self._otp and not refresh) else None
+        headers = {"OTP": self._credentials.otp} if (self._credentials.otp and not refresh) else None
         kind = "refresh" if refresh else "login"
         try:
             body = self._transport.request(
@@ -120,7 +117,8 @@ class TokenManager:
             # lockout). Never echo the form.
             said = " ".join(dict.fromkeys(part for part in (exc.error_code, exc.message) if part))  # once each
             raise AuthenticationError(
-                f"Secret Server refused the {kind} for user {self._username!r}: HTTP {exc.status} {said}".rstrip()
+                f"Secret Server refused the {kind} for user {self._credentials.username!r}: "
+                f"HTTP {exc.status} {said}".rstrip()
             ) from None
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise AuthenticationError(f"token endpoint answered the {kind} without an access_token")
@@ -135,4 +133,4 @@ class TokenManager:
         margin = min(60.0, lifetime * 0.1)
         self._current = _Token(access, refresh_token, self._clock() + max(0.0, lifetime - margin))
         self._transport.stats.add("refreshes" if refresh else "logins")
-        log.info("%s succeeded for %r; token valid %.0fs", kind, self._username, lifetime)
+        log.info("%s succeeded for %r; token valid %.0fs", kind, self._credentials.username, lifetime)

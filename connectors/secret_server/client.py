@@ -7,7 +7,8 @@
             ...
 
 It takes explicit arguments and reads no settings. Reads are in `reads.py`, writes in `writes.py`,
-HTTP/retries in `transport.py`, tokens in `auth.py`, paging in `paging.py`.
+HTTP/retries in `transport.py`, tokens in `auth.py`, paging in `paging.py`, counters in `stats.py`; what the
+pipelines need of it, as typing protocols, in `protocols.py`.
 """
 
 from __future__ import annotations

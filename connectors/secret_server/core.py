@@ -11,10 +11,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connectors.secret_server.auth import TokenManager
+from connectors.secret_server.auth import Credentials, TokenManager
 from connectors.secret_server.errors import AuthenticationError, FanOutError
 from connectors.secret_server.paging import PageObserver, iter_search
-from connectors.secret_server.transport import ClientStats, Params, Transport
+from connectors.secret_server.stats import ClientStats
+from connectors.secret_server.transport import Params, Transport
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,6 +34,8 @@ class Search:
 
 
 class ClientCore:
+    """Construction, lifecycle and the primitives that reads and writes build on (see `SecretServerClient`)."""
+
     def __init__(
         self,
         base_url: str,
@@ -68,7 +71,7 @@ class ClientCore:
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
         )
-        self._auth = TokenManager(self._transport, username, password, domain=domain, otp=otp)
+        self._auth = TokenManager(self._transport, Credentials(username, password, domain, otp))
         self._transport.auth = self._auth
         self._executor: ThreadPoolExecutor | None = None
         self._page_executor: ThreadPoolExecutor | None = None  # pages fetched ahead: leaf calls, never wait
@@ -84,6 +87,7 @@ class ClientCore:
         self.close()
 
     def close(self) -> None:
+        """Stop the client's thread pools and close its connections."""
         with self._executor_lock:
             for executor in (self._executor, self._page_executor):
                 if executor is not None:
@@ -109,14 +113,7 @@ class ClientCore:
         return self._transport.stats
 
     # ------------------------------------------------------------------ primitives
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        json: Any = None,
-    ) -> Any:
+    def _request(self, method: str, path: str, *, params: Params | None = None, json: Any = None) -> Any:
         if method.upper() == "GET" and _SECRET_VALUES_PATH.match(path):
             raise ValueError("refusing GET /secrets/{id}: it returns secret values; use get_secret_summary")
         return self._transport.request(method, path, params=params, json=json)

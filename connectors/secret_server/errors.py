@@ -66,6 +66,7 @@ class ApiError(SecretServerError):
 
     @property
     def is_not_found(self) -> bool:
+        """True when the server said the object does not exist (404, or an error code that says so)."""
         code = (self.error_code or "").lower()
         return self.status == 404 or "notfound" in code or "doesnotexist" in code
 

@@ -46,7 +46,7 @@ from typing import Any
 
 from connectors.secret_server.errors import PagingError
 from connectors.secret_server.redaction import log
-from connectors.secret_server.transport import ClientStats
+from connectors.secret_server.stats import ClientStats
 
 GetJson = Callable[[str, list[tuple[str, Any]]], Any]
 # Runs a call elsewhere (a thread pool's ``submit``): the page fetches ahead. Its calls never wait on it.

@@ -20,6 +20,7 @@ from connectors.secret_server.records import (
     SecretRecord,
     UserRecord,
 )
+from connectors.secret_server.stats import ClientStats
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,7 +65,7 @@ class SecretServerReads(Protocol):
         ...
 
     def iter_folder_permissions(self, folder_id: int | None = None) -> Iterator[FolderPermissionRecord]:
-        """Permissions of one folder."""
+        """Permissions of one folder (with no id, every folder permission the server lists)."""
         ...
 
     def iter_secrets(self, include_inactive: bool = True) -> Iterator[SecretRecord]:
@@ -72,7 +73,7 @@ class SecretServerReads(Protocol):
         ...
 
     def iter_secret_permissions(self, secret_id: int | None = None) -> Iterator[SecretPermissionRecord]:
-        """Permissions of one secret."""
+        """Permissions of one secret (with no id, every secret permission the server lists)."""
         ...
 
     def iter_domains(self) -> Iterator[dict[str, Any]]:
@@ -117,6 +118,14 @@ class SecretServerReads(Protocol):
 
     def close(self) -> None:
         """Release the client's pools."""
+        ...
+
+    # Told of every search page read (a progress display); set by whoever watches, None by default.
+    page_observer: PageObserver | None
+
+    @property
+    def stats(self) -> ClientStats:
+        """The client's counters: requests, retries, logins, pages, ..."""
         ...
 
 

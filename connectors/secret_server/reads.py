@@ -44,12 +44,15 @@ def _in_domain(record: Any, domain: str | int | None) -> bool:
 
 
 class ReadOperations(ClientCore):
+    """The client's reads: paged extracts of every reconciled entity, and single-object lookups."""
+
     # ------------------------------------------------------------------ reconciliation extracts
     def iter_users(self, include_inactive: bool = True) -> Iterator[UserRecord]:
         """All users (disabled ones too unless ``include_inactive=False``), ascending id."""
         return cast(Iterator[UserRecord], self._search(USERS, {"filter.includeInactive": include_inactive}))
 
     def iter_groups(self, include_inactive: bool = True) -> Iterator[GroupRecord]:
+        """All groups (disabled ones too unless ``include_inactive=False``), ascending id."""
         return cast(Iterator[GroupRecord], self._search(GROUPS, {"filter.includeInactive": include_inactive}))
 
     def iter_group_members(self, group_id: int) -> Iterator[GroupMemberRecord]:
@@ -61,6 +64,7 @@ class ReadOperations(ClientCore):
         return cast(Iterator[GroupMemberRecord], self._search(USER_GROUPS, user_id=int(user_id)))
 
     def iter_folders(self) -> Iterator[FolderRecord]:
+        """All folders, ascending id."""
         return cast(Iterator[FolderRecord], self._search(FOLDERS))
 
     def iter_folder_permissions(self, folder_id: int | None = None) -> Iterator[FolderPermissionRecord]:
@@ -73,6 +77,7 @@ class ReadOperations(ClientCore):
         return cast(Iterator[SecretRecord], self._search(SECRETS, {"filter.includeInactive": include_inactive}))
 
     def iter_secret_permissions(self, secret_id: int | None = None) -> Iterator[SecretPermissionRecord]:
+        """Permissions of one secret (or, with no id, every secret permission the server lists)."""
         filters = {"filter.secretId": int(secret_id)} if secret_id is not None else {}
         return cast(Iterator[SecretPermissionRecord], self._search(SECRET_PERMISSIONS, filters))
 

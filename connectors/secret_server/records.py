@@ -95,6 +95,8 @@ class FolderPermissionRecord(_Id, total=False):
 
 
 class ExtendedField(TypedDict, total=False):
+    """One of a secret's extended fields in the search shape (name and display value, never a password)."""
+
     name: str
     value: str
 

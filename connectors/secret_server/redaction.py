@@ -50,6 +50,7 @@ class SecretRegistry:
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, secret: str | None) -> None:
+        """Scrub ``secret`` from now on (ignored when empty or too short to be worth it)."""
         if not secret or len(secret) < _MIN_SECRET_LENGTH:
             return
         with self._lock:
@@ -63,6 +64,7 @@ class SecretRegistry:
                 for s in ordered))
 
     def scrub(self, text: str) -> str:
+        """``text`` with every registered secret replaced."""
         pattern = self._pattern
         return text if pattern is None else pattern.sub(REDACTED, text)
 
@@ -87,6 +89,7 @@ class RedactingFilter(logging.Filter):
     """Rewrites a record's message (after %-formatting) and exception text through `redact`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place; never drops it."""
         try:
             message = record.getMessage()
         except Exception:  # a malformed log call must not break the caller

@@ -30,8 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import certifi
@@ -58,9 +57,7 @@ from connectors.secret_server.errors import (
     TransientError,
 )
 from connectors.secret_server.redaction import log
-
-if TYPE_CHECKING:
-    from connectors.secret_server.auth import TokenManager
+from connectors.secret_server.stats import ClientStats
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 AUTH_FAILURE_STATUSES = frozenset({401, 403})
@@ -69,32 +66,16 @@ MAX_AUTH_RENEWALS = 6  # token renewals for one request before AuthenticationErr
 Params = Mapping[str, Any] | list[tuple[str, Any]]
 
 
-@dataclass
-class ClientStats:
-    """Counters for one client (read by the benchmark and by tests). Increments are thread-safe."""
+class TokenSource(Protocol):
+    """Where authenticated calls get their bearer token (`auth.TokenManager`), and whom they tell of a refusal."""
 
-    requests: int = 0  # HTTP requests sent (API and token endpoint), including retries
-    retries: int = 0  # requests re-sent after a transient failure
-    logins: int = 0  # password grants
-    refreshes: int = 0  # refresh-token grants that succeeded
-    auth_rejections: int = 0  # 401/403 answers to API calls
-    non_json: int = 0  # 200s whose body was not JSON
-    pages: int = 0  # search pages fetched
-    page_recoveries: int = 0  # re-reads after a shifted page was detected
-    total_changes: int = 0  # pages whose `total` differed from the previous page's
-    throttled: int = 0  # 429 and 503 answers (the server asking us to slow down)
-    retry_wait_ms: int = 0  # time spent waiting before retries (backoff and Retry-After)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    def token(self) -> str:
+        """A valid access token, renewed first when needed."""
+        ...
 
-    def add(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + n)
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
-
-    def __getitem__(self, name: str) -> int:
-        return self.as_dict()[name]
+    def invalidate(self, refused_token: str, *, force_login: bool = False) -> None:
+        """The server refused ``refused_token``: renew it (a password login when ``force_login``)."""
+        ...
 
 
 class _Transient(Exception):
@@ -127,6 +108,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class Transport:
+    """One client's HTTP: the connection pool, retries, and the bearer token on every authenticated call."""
+
     def __init__(
         self,
         base_url: str,
@@ -149,7 +132,7 @@ class Transport:
         self.backoff_cap = backoff_cap
         self.sleep = sleep
         self.stats = ClientStats()
-        self.auth: TokenManager | None = None
+        self.auth: TokenSource | None = None  # set by the client: the token manager needs this transport
         self.verify = verify  # True (the default CA bundle), a CA bundle path, or False (no verification)
         self.headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
                         "User-Agent": "ss-igi-connector/0.1"}
@@ -176,6 +159,7 @@ class Transport:
         return getattr(self._budget, "seconds_left", None)
 
     def close(self) -> None:
+        """Close the pooled connections."""
         self.pool.clear()
 
     # ------------------------------------------------------------------ public entry point
@@ -418,4 +402,4 @@ class _AuthRejected(Exception):
         self.status = status
 
 
-__all__ = ["ClientStats", "SecretServerError", "Transport", "never_connected", "parse_retry_after"]
+__all__ = ["TokenSource", "Transport", "never_connected", "parse_retry_after"]

@@ -15,7 +15,8 @@ Secret Server breaks a secret's inheritance by itself when a permission is added
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 from connectors.secret_server.errors import ApiError
 from connectors.secret_server.reads import ReadOperations
@@ -27,6 +28,8 @@ from connectors.secret_server.records import (
     UserRecord,
 )
 from connectors.secret_server.redaction import log, register_secret
+
+P = TypeVar("P", FolderPermissionRecord, SecretPermissionRecord)
 
 # PUT /users/{id}'s model (UserUpdateArgs in the reference), less password and the group-owner fields.
 _USER_UPDATE_FIELDS = frozenset({
@@ -50,7 +53,17 @@ def _same_principal(record: Any, principal: dict[str, int]) -> bool:
     return bool(record.get("groupId") == principal["groupId"] and record.get("userId") in (None, 0, -1))
 
 
+def _find_permission(records: Iterable[P], object_key: str, object_id: int, principal: dict[str, int]) -> P | None:
+    """The principal's permission on the object (``object_key`` names the object's id field) among ``records``."""
+    for record in records:
+        if record.get(object_key, object_id) == object_id and _same_principal(record, principal):
+            return record
+    return None
+
+
 class WriteOperations(ReadOperations):
+    """The client's writes for provisioning, each safe to retry (see module doc)."""
+
     # ------------------------------------------------------------------ users
     def create_user(
         self,
@@ -63,6 +76,8 @@ class WriteOperations(ReadOperations):
         enabled: bool = True,
         is_application_account: bool = False,
     ) -> UserRecord:
+        """Create a user (in AD domain ``domain_id`` if given) and return its model; after a refused retry, the
+        user the first attempt created."""
         register_secret(password)
         body: dict[str, Any] = {
             "userName": user_name,
@@ -124,6 +139,7 @@ class WriteOperations(ReadOperations):
 
     # ------------------------------------------------------------------ groups
     def add_group_member(self, group_id: int, user_id: int) -> GroupMemberRecord:
+        """Add a user to a group (``POST /groups/{id}/users``)."""
         gid, uid = int(group_id), int(user_id)
         try:
             return cast(GroupMemberRecord, self._request("POST", f"/groups/{gid}/users", json={"userId": uid}))
@@ -135,6 +151,7 @@ class WriteOperations(ReadOperations):
             raise
 
     def remove_group_member(self, group_id: int, user_id: int) -> DeletedRecord:
+        """Remove a user from a group (``DELETE /groups/{id}/users/{userId}``)."""
         return self._delete(f"/groups/{int(group_id)}/users/{int(user_id)}", object_id=int(user_id))
 
     # ------------------------------------------------------------------ folder permissions
@@ -157,17 +174,8 @@ class WriteOperations(ReadOperations):
         fid = int(folder_id)
         body = {"folderId": fid, **principal, "folderAccessRoleName": folder_access_role,
                 "secretAccessRoleName": secret_access_role, "breakInheritance": bool(break_inheritance)}
-        try:
-            created = self._request("POST", "/folder-permissions", json=body)
-        except ApiError as exc:
-            if exc.after_retry and (found := self._find_folder_permission(fid, principal)) is not None:
-                return found
-            raise
-        if isinstance(created, dict) and created.get("id") is not None:
-            return cast(FolderPermissionRecord, created)
-        # Some versions answer with a partial model (no id): read it back.
-        found = self._find_folder_permission(fid, principal)
-        return found if found is not None else cast(FolderPermissionRecord, created)
+        return self._grant("/folder-permissions", body,
+                           lambda: _find_permission(self.iter_folder_permissions(fid), "folderId", fid, principal))
 
     def update_folder_permission(
         self,
@@ -195,12 +203,6 @@ class WriteOperations(ReadOperations):
         return self._delete(f"/folder-permissions/{int(permission_id)}", object_id=int(permission_id),
                             params={"breakInheritance": "true"} if break_inheritance else None)
 
-    def _find_folder_permission(self, folder_id: int, principal: dict[str, int]) -> FolderPermissionRecord | None:
-        for record in self.iter_folder_permissions(folder_id):
-            if record.get("folderId", folder_id) == folder_id and _same_principal(record, principal):
-                return record
-        return None
-
     # ------------------------------------------------------------------ secret permissions
     def grant_secret_permission(
         self,
@@ -216,16 +218,8 @@ class WriteOperations(ReadOperations):
         principal = _principal(user_id, group_id)
         sid = int(secret_id)
         body = {"secretId": sid, **principal, "secretAccessRoleName": secret_access_role}
-        try:
-            created = self._request("POST", "/secret-permissions", json=body)
-        except ApiError as exc:
-            if exc.after_retry and (found := self._find_secret_permission(sid, principal)) is not None:
-                return found
-            raise
-        if isinstance(created, dict) and created.get("id") is not None:
-            return cast(SecretPermissionRecord, created)
-        found = self._find_secret_permission(sid, principal)
-        return found if found is not None else cast(SecretPermissionRecord, created)
+        return self._grant("/secret-permissions", body,
+                           lambda: _find_permission(self.iter_secret_permissions(sid), "secretId", sid, principal))
 
     def update_secret_permission(
         self, permission_id: int, *, secret_access_role: str, secret_id: int | None = None
@@ -239,15 +233,25 @@ class WriteOperations(ReadOperations):
         return cast(SecretPermissionRecord, self._request("PUT", f"/secret-permissions/{pid}", json=body))
 
     def revoke_secret_permission(self, permission_id: int) -> DeletedRecord:
+        """Delete a secret permission."""
         return self._delete(f"/secret-permissions/{int(permission_id)}", object_id=int(permission_id))
 
-    def _find_secret_permission(self, secret_id: int, principal: dict[str, int]) -> SecretPermissionRecord | None:
-        for record in self.iter_secret_permissions(secret_id):
-            if record.get("secretId", secret_id) == secret_id and _same_principal(record, principal):
-                return record
-        return None
-
     # ------------------------------------------------------------------ shared
+    def _grant(self, path: str, body: dict[str, Any], find: Callable[[], P | None]) -> P:
+        """POST a new permission; after a retry that the server refuses, or an answer without an id, the
+        permission found by ``find`` (the first attempt may have created it)."""
+        try:
+            created = self._request("POST", path, json=body)
+        except ApiError as exc:
+            if exc.after_retry and (found := find()) is not None:
+                return found
+            raise
+        if isinstance(created, dict) and created.get("id") is not None:
+            return cast(P, created)
+        # Some versions answer with a partial model (no id): read it back.
+        found = find()
+        return found if found is not None else cast(P, created)
+
     def _delete(self, path: str, *, object_id: int, params: dict[str, str] | None = None) -> DeletedRecord:
         try:
             return cast(DeletedRecord, self._request("DELETE", path, params=params))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.secret_server.paging import iter_search
-from connectors.secret_server.transport import ClientStats
+from connectors.secret_server.stats import ClientStats
 from tests.connector.test_paging_logic import FakeSearch
 
 

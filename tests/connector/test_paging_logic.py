@@ -14,7 +14,7 @@ import pytest
 
 from connectors.secret_server.errors import PagingError
 from connectors.secret_server.paging import iter_search
-from connectors.secret_server.transport import ClientStats
+from connectors.secret_server.stats import ClientStats
 
 
 class FakeSearch:
