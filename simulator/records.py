@@ -14,6 +14,7 @@ NEVER = "0001-01-01T00:00:00"
 LOCAL_DOMAIN_ID = -1  # local (non-AD) users and groups carry domainId -1 and domainName null
 ROOT_FOLDER_ID = -1  # parentFolderId of a root folder; folderId of a secret outside any folder
 VERSION = "10.9.000033"
+PREFIX = "/SecretServer"  # every path the server answers starts with this
 
 # Role names as documented; ids are the simulator's own (the API accepts and returns names).
 SECRET_ROLES: dict[str, int] = {"List": 1, "View": 2, "Edit": 3, "Owner": 4}
