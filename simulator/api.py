@@ -91,7 +91,7 @@ class Api:
     """The routing table over every resource's endpoints, for one Organization."""
 
     def __init__(self, org: Organization, page_cap: int = 1000) -> None:
-        self.pager = Pager(org, page_cap)
+        self.pager = Pager(org, page_cap)  # shared by every search; the server changes its page_cap
         resources: list[Resource] = [
             cls(org, self.pager)
             for cls in (System, Users, Groups, Folders, FolderPermissions, Secrets, SecretPermissions)
@@ -100,15 +100,6 @@ class Api:
             (method, _compile(pattern), handler, entity)
             for resource in resources for method, pattern, handler, entity in resource.routes()
         ]
-
-    @property
-    def page_cap(self) -> int:
-        """The server's cap on `take`; may be changed while the server runs."""
-        return self.pager.page_cap
-
-    @page_cap.setter
-    def page_cap(self, value: int) -> None:
-        self.pager.page_cap = value
 
     def match(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], str | None, bool]:
         """(handler, params, search entity, path known) for a method and a path below the prefix."""

@@ -59,6 +59,7 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, keeping its socket so that stop() can close it."""
         with self.sockets_lock:
             self.open_sockets.add(request)
         try:
@@ -68,6 +69,7 @@ class _HTTPServer(ThreadingHTTPServer):
                 self.open_sockets.discard(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a broken connection quietly."""
         log.debug("connection error from %s", client_address, exc_info=True)
 
 
@@ -80,21 +82,27 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Log a request at debug level."""
         log.debug("%s " + format, self.address_string(), *args)
 
     def do_GET(self) -> None:
+        """Serve a GET."""
         self.server.sim._handle(self, "GET")
 
     def do_POST(self) -> None:
+        """Serve a POST."""
         self.server.sim._handle(self, "POST")
 
     def do_PUT(self) -> None:
+        """Serve a PUT."""
         self.server.sim._handle(self, "PUT")
 
     def do_PATCH(self) -> None:
+        """Serve a PATCH."""
         self.server.sim._handle(self, "PATCH")
 
     def do_DELETE(self) -> None:
+        """Serve a DELETE."""
         self.server.sim._handle(self, "DELETE")
 
 
@@ -126,11 +134,12 @@ class SimulatorServer:
     @property
     def page_cap(self) -> int:
         """The cap on `take`; may be changed while running."""
-        return self.api.page_cap
+        return self.api.pager.page_cap
 
     @page_cap.setter
     def page_cap(self, value: int) -> None:
-        self.api.page_cap = value
+        """Set the cap on `take` for the requests that follow."""
+        self.api.pager.page_cap = value
 
     @property
     def base_url(self) -> str:
