@@ -1,6 +1,5 @@
 """What every resource's endpoints share: the request, the route type, the search machinery, and
-lookups that answer Secret Server's 400 ``API_AccessDenied`` for an unknown id; also the lenient
-field readers that the endpoints outside the project's writes (folders, groups, secrets) use."""
+lookups that answer Secret Server's 400 ``API_AccessDenied`` for an unknown id."""
 
 from __future__ import annotations
 
@@ -63,52 +62,6 @@ def existing(record: T | None) -> T:
     if record is None:
         raise access_denied()
     return record
-
-
-def _required(name: str) -> BadRequest:
-    return BadRequest("The request is invalid.", "API_InvalidRequest", f"{name} is required.",
-                      {name: [f"The {name} field is required."]})
-
-
-def _wrong_type(name: str, expected: str) -> BadRequest:
-    return BadRequest("The request is invalid.", "API_InvalidRequest", f"{name} must be {expected}.")
-
-
-def int_field(body: dict[str, Any], name: str, required: bool = False) -> int | None:
-    """A lenient integer field: a number or a numeric string; empty counts as absent."""
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            raise _required(name)
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _wrong_type(name, "an integer")
-    try:
-        return int(value)
-    except ValueError:
-        raise _wrong_type(name, "an integer") from None
-
-
-def str_field(body: dict[str, Any], name: str, required: bool = False) -> str | None:
-    """A lenient string field; blank counts as absent."""
-    value = body.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise _required(name)
-        return None
-    if not isinstance(value, str):
-        raise _wrong_type(name, "a string")
-    return value
-
-
-def bool_field(body: dict[str, Any], name: str, default: bool) -> bool:
-    """A boolean field; absent or null takes the default."""
-    value = body.get(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise _wrong_type(name, "true or false")
-    return value
 
 
 def contains(needle: str | None, *haystacks: str | None) -> bool:

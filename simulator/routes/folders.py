@@ -7,7 +7,8 @@ from typing import Any
 from simulator import render
 from simulator.paging import BadRequest, Filters
 from simulator.records import ROOT_FOLDER_ID, Folder
-from simulator.routes.base import V1, Request, Resource, Result, Route, bool_field, contains, int_field, str_field
+from simulator.routes.base import V1, Request, Resource, Result, Route, contains
+from simulator.routes.fields import bool_field, int_field, required, str_field
 
 
 class Folders(Resource):
@@ -54,8 +55,7 @@ class Folders(Resource):
     def create_folder(self, req: Request) -> Result:
         """POST /folders: a new folder, unique by name among its siblings."""
         body = req.json()
-        name = str_field(body, "folderName", required=True)
-        assert name is not None
+        name = required(str_field(body, "folderName"), "folderName")
         parent = int_field(body, "parentFolderId")
         parent = ROOT_FOLDER_ID if parent in (None, 0, ROOT_FOLDER_ID) else parent
         org = self.org

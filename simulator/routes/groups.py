@@ -8,7 +8,8 @@ from simulator import render
 from simulator.binding import ADD_GROUP_USER, bind
 from simulator.paging import BadRequest, Filters
 from simulator.records import LOCAL_DOMAIN_ID, Group
-from simulator.routes.base import V1, Request, Resource, Result, Route, bool_field, contains, int_field, str_field
+from simulator.routes.base import V1, Request, Resource, Result, Route, contains
+from simulator.routes.fields import bool_field, int_field, required, str_field
 
 
 class Groups(Resource):
@@ -51,8 +52,7 @@ class Groups(Resource):
     def create_group(self, req: Request) -> Result:
         """POST /groups: a new group, unique by name within its domain."""
         body = req.json()
-        name = str_field(body, "name", required=True)
-        assert name is not None
+        name = required(str_field(body, "name"), "name")
         domain_id = int_field(body, "domainId")
         domain = None if domain_id in (None, 0, LOCAL_DOMAIN_ID) else domain_id
         org = self.org

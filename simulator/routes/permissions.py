@@ -111,7 +111,7 @@ class FolderPermissions(_PermissionResource):
 
     def record(self, p: FolderPermission) -> dict[str, Any]:
         """The GET /folder-permissions record of a permission."""
-        return render.folder_permission_record(p, *self.org.permission_holder(p.group_id, p.user_id))
+        return render.folder_permission_record(p, *self.org.permission_holder(p))
 
     def search_folder_permissions(self, req: Request) -> Result:
         """GET /folder-permissions: by folder, group or user."""
@@ -196,7 +196,7 @@ class SecretPermissions(_PermissionResource):
 
     def record(self, p: SecretPermission) -> dict[str, Any]:
         """The GET /secret-permissions record of a permission."""
-        return render.secret_permission_record(p, *self.org.permission_holder(p.group_id, p.user_id))
+        return render.secret_permission_record(p, *self.org.permission_holder(p))
 
     def search_secret_permissions(self, req: Request) -> Result:
         """GET /secret-permissions: by secret, group or user (id or name)."""

@@ -7,17 +7,8 @@ from typing import Any
 from simulator import render
 from simulator.paging import BadRequest, Filters, parse_paging
 from simulator.records import ROOT_FOLDER_ID, TEMPLATES, Template
-from simulator.routes.base import (
-    V1,
-    Request,
-    Resource,
-    Result,
-    Route,
-    bool_field,
-    existing,
-    int_field,
-    str_field,
-)
+from simulator.routes.base import V1, Request, Resource, Result, Route, existing
+from simulator.routes.fields import bool_field, int_field, required, str_field
 
 
 class Secrets(Resource):
@@ -93,10 +84,9 @@ class Secrets(Resource):
     def create_secret(self, req: Request) -> Result:
         """POST /secrets: a new secret of a template, with the field values given."""
         body = req.json()
-        name = str_field(body, "name", required=True)
-        template_id = int_field(body, "secretTemplateId", required=True)
+        name = required(str_field(body, "name"), "name")
+        template_id = required(int_field(body, "secretTemplateId"), "secretTemplateId")
         folder_id = int_field(body, "folderId")
-        assert name is not None and template_id is not None
         template = TEMPLATES.get(template_id)
         if template is None:
             raise BadRequest("Invalid secret template.", "API_InvalidSecretTemplate")

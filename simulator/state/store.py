@@ -97,9 +97,9 @@ class Store:
         return next((d.id for d in self.domains.values() if wanted in (d.name.lower(), d.friendly_name.lower())),
                     None)
 
-    def permission_holder(self, group_id: int, user_id: int | None) -> tuple[Group, User | None]:
+    def permission_holder(self, p: FolderPermission | SecretPermission) -> tuple[Group, User | None]:
         """The group and (for a user's permission) the user a permission record stands for."""
-        return self.group_map[group_id], None if user_id is None else self.user_map[user_id]
+        return self.group_map[p.group_id], None if p.user_id is None else self.user_map[p.user_id]
 
     def find_user(self, user_name: str, domain_id: int | None = None) -> User | None:
         """The first user with this name (case-insensitive), in this domain if one is given."""

@@ -61,9 +61,8 @@ class Truth(Store):
 
     def folder_permissions(self) -> list[dict[str, Any]]:
         """Every folder permission record (own lists only, not inherited ones), by id."""
-        return self._render_all(
-            self.folder_perms.values(),
-            lambda p: render.folder_permission_record(p, *self.permission_holder(p.group_id, p.user_id)))
+        return self._render_all(self.folder_perms.values(),
+                                lambda p: render.folder_permission_record(p, *self.permission_holder(p)))
 
     def secrets(self) -> list[dict[str, Any]]:
         """Every secret (active or not) in the GET /secrets record shape, by id."""
@@ -71,9 +70,8 @@ class Truth(Store):
 
     def secret_permissions(self) -> list[dict[str, Any]]:
         """Every secret permission record (own lists only, not inherited ones), by id."""
-        return self._render_all(
-            self.secret_perms.values(),
-            lambda p: render.secret_permission_record(p, *self.permission_holder(p.group_id, p.user_id)))
+        return self._render_all(self.secret_perms.values(),
+                                lambda p: render.secret_permission_record(p, *self.permission_holder(p)))
 
     def domain_records(self) -> list[dict[str, Any]]:
         """Every domain in the GET /domains record shape."""
