@@ -13,6 +13,21 @@ Quick start
         server.base_url                            # http://127.0.0.1:<port>/SecretServer
         ...                                        # {base_url}/oauth2/token, {base_url}/api/v1/...
 
+Layout (a request travels down this list; each module is short and says what it is for)
+------------------------------------------------------------------------------------------
+- ``server.py``: the HTTP server, fault injection at the door, bearer tokens (``tokens.py``), the
+  request log (``request_log.py``), the bytes that go back (``replies.py``).
+- ``api.py``: the routing table, and every rule the write endpoints follow (its docstring).
+- ``routes/``: the handlers by resource: ``users``, ``groups``, ``folders``, ``secrets``,
+  ``permissions``, ``system`` (version, health check, domains), ``auth`` (the token endpoint);
+  ``base`` holds the request, the search machinery (paging in ``paging.py``) and the lookups.
+  Write bodies are bound by ``binding.py``.
+- ``state/``: the ``Organization``: ``store`` (records and indexes), ``people``, ``objects``,
+  ``permissions`` (changes), ``truth`` (what tests read back); ``records.py`` holds the records.
+- ``render.py``: records to the API's JSON shapes (plain records in, dicts out).
+- ``generator.py``: generated organizations; ``mutations.py``: the mutate-between-pages fault;
+  ``faults.py``: fault options; ``cli.py``: the command line.
+
 Command line: ``ss-igi simulator`` or ``python -m simulator`` with ``--host`` (127.0.0.1),
 ``--port`` (8080; 0 = any free port), ``--scale s|m|l`` (s), ``--seed`` (42), ``--faults "k=v,..."``,
 ``--username`` / ``--password`` (admin / admin), ``--page-cap`` (1000), ``--token-ttl`` (1200 s),
@@ -78,10 +93,10 @@ In-process API (``simulator.state.Organization``, thread-safe, one lock)
 Changes: ``add_user(user_name, display_name=None, domain_id=None, enabled=True,
 is_application_account=False, email_address=None, *, password=None, is_locked_out=False, ...) -> id``,
 ``rename_user``, ``set_user_enabled``, ``set_user_locked_out``, ``update_user(id, **attrs)``,
-``set_user_password``, ``check_password``, ``remove_user`` (hard removal with memberships and
+``set_user_password``, ``remove_user`` (hard removal with memberships and
 permissions), ``add_group(name, domain_id=None, enabled=True) -> id``, ``rename_group``,
 ``set_group_enabled``, ``remove_group``, ``add_member(group_id, user_id)``, ``remove_member``,
-``is_member``, ``add_folder(name, parent_folder_id=None, inherit_permissions=True) -> id``,
+``add_folder(name, parent_folder_id=None, inherit_permissions=True) -> id``,
 ``rename_folder``, ``remove_folder`` (empty ones), ``set_folder_inherit_permissions``,
 ``grant_folder_permission(folder_id, user_id=None, group_id=None, folder_access_role="View",
 secret_access_role="View") -> id``, ``revoke_folder_permission(permission_id)``,
@@ -93,11 +108,12 @@ folder_access_role, secret_access_role)``, ``update_secret_permission(id, role)`
 ``inherited_folder_permissions(folder_id)``, ``inherited_secret_permissions(secret_id)``, ``add_domain``.
 In process (not over HTTP), granting on an inheriting folder or secret breaks inheritance first
 (copying the inherited permissions), and granting to a principal that already has a record updates it.
-Truth for tests (API-shaped dicts, id order): ``users()`` (all, enabled or not), ``groups()`` (listed
-groups, "Everyone" included), ``group_members()`` -> [(group_id, user_id)], ``personal_groups()`` ->
-{user_id: group_id}, ``folders()``, ``folder_permissions()``, ``secrets()`` (all, active or not),
-``secret_permissions()``, ``domain_records()``, ``counts()``. Raw records: ``user_map``,
-``group_map``, ``folder_map``, ``secret_map``, ``folder_perms``, ``secret_perms``, ``members``.
+Truth for tests (simulator/state/truth.py; API-shaped dicts, id order): ``users()`` (all, enabled or
+not), ``groups()`` (listed groups, "Everyone" included), ``group_members()`` -> [(group_id, user_id)],
+``personal_groups()`` -> {user_id: group_id}, ``folders()``, ``folder_permissions()``, ``secrets()``
+(all, active or not), ``secret_permissions()``, ``domain_records()``, ``counts()``,
+``check_password``, ``is_member``. Raw records: ``user_map``, ``group_map``, ``folder_map``,
+``secret_map``, ``folder_perms``, ``secret_perms``, ``members``.
 
 Server (``simulator.server.SimulatorServer``)
 ---------------------------------------------

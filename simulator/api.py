@@ -1,9 +1,11 @@
 """The REST endpoints: routing table over the handlers, free of HTTP plumbing (see server.py).
 
 Each handler takes a `Request` and returns `(status, payload)`; a `BadRequest` becomes the
-documented 400 body ``{message, messageDetail, errorCode, modelState}``. Handlers live by resource:
-api_users.py (users, groups, membership), api_objects.py (folders, secrets), api_permissions.py
-(folder and secret permissions); api_base.py holds the search machinery and the lookups.
+documented 400 body ``{message, messageDetail, errorCode, modelState}``. Handlers live by resource
+in simulator/routes, each module listing its own routes: users.py, groups.py (and membership),
+folders.py, secrets.py, permissions.py (folder and secret permissions), system.py (version, health
+check, domains) and auth.py (the token endpoint, which server.py calls before any API route);
+base.py holds the request, the search machinery and the lookups.
 
 The write endpoints the project calls are strict judges of what a real Secret Server accepts
 (shared/reference: the 10.9.35 API reference and Postman collection, the facts file). Where the
@@ -72,65 +74,31 @@ Delinea's python-tss-sdk reads to detect a server; the collection's camelCase is
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from simulator.api_base import Handler, Request, Result
-from simulator.api_objects import ObjectsApi
-from simulator.api_permissions import PermissionsApi
-from simulator.api_users import UsersApi
-from simulator.records import VERSION
-from simulator.state import NotFound, Organization
+from simulator.routes.base import Handler, Pager, Request, Resource
+from simulator.routes.folders import Folders
+from simulator.routes.groups import Groups
+from simulator.routes.permissions import FolderPermissions, SecretPermissions
+from simulator.routes.secrets import Secrets
+from simulator.routes.system import System
+from simulator.routes.users import Users
+from simulator.state import Organization
+
+CompiledRoute = tuple[str, re.Pattern[str], Handler, str | None]
 
 
-class Api(UsersApi, ObjectsApi, PermissionsApi):
-    """Endpoint handlers over one Organization."""
+class Api:
+    """The routing table over every resource's endpoints, for one Organization."""
 
     def __init__(self, org: Organization, page_cap: int = 1000) -> None:
-        super().__init__(org, page_cap)
-        self.routes: list[tuple[str, re.Pattern[str], Handler, str | None]] = []
-        for method, pattern, handler, entity in self._route_table():
-            regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>\\d+)", pattern) + "/?$", re.IGNORECASE)
-            self.routes.append((method, regex, handler, entity))
-
-    def _route_table(self) -> list[tuple[str, str, Handler, str | None]]:
-        v1 = "/api/v1"
-        return [
-            ("GET", f"{v1}/version", self.version, None),
-            ("GET", f"{v1}/healthcheck", self.healthcheck, None),
-            ("GET", f"{v1}/domains", self.search_domains, "domains"),
-            ("GET", f"{v1}/users", self.search_users, "users"),
-            ("POST", f"{v1}/users", self.create_user, None),
-            ("GET", f"{v1}/users/{{id}}", self.get_user, None),
-            ("PUT", f"{v1}/users/{{id}}", self.put_user, None),
-            ("PATCH", f"{v1}/users/{{id}}", self.patch_user, None),
-            ("DELETE", f"{v1}/users/{{id}}", self.delete_user, None),
-            ("POST", f"{v1}/users/{{id}}/password-reset", self.reset_password, None),
-            ("GET", f"{v1}/users/{{id}}/groups", self.user_groups, "user_groups"),
-            ("GET", f"{v1}/groups", self.search_groups, "groups"),
-            ("POST", f"{v1}/groups", self.create_group, None),
-            ("GET", f"{v1}/groups/{{id}}", self.get_group, None),
-            ("DELETE", f"{v1}/groups/{{id}}", self.delete_group, None),
-            ("GET", f"{v1}/groups/{{id}}/users", self.group_users, "group_members"),
-            ("POST", f"{v1}/groups/{{id}}/users", self.add_group_user, None),
-            ("DELETE", f"{v1}/groups/{{id}}/users/{{userId}}", self.remove_group_user, None),
-            ("GET", f"{v1}/folders", self.search_folders, "folders"),
-            ("POST", f"{v1}/folders", self.create_folder, None),
-            ("GET", f"{v1}/folders/lookup", self.lookup_folders, "folders"),
-            ("GET", f"{v1}/folders/{{id}}", self.get_folder, None),
-            ("GET", f"{v1}/folder-permissions", self.search_folder_permissions, "folder_permissions"),
-            ("POST", f"{v1}/folder-permissions", self.create_folder_permission, None),
-            ("GET", f"{v1}/folder-permissions/{{id}}", self.get_folder_permission, None),
-            ("PUT", f"{v1}/folder-permissions/{{id}}", self.update_folder_permission, None),
-            ("DELETE", f"{v1}/folder-permissions/{{id}}", self.delete_folder_permission, None),
-            ("GET", f"{v1}/secrets", self.search_secrets, "secrets"),
-            ("POST", f"{v1}/secrets", self.create_secret, None),
-            ("GET", f"{v1}/secrets/{{id}}", self.get_secret, None),
-            ("GET", f"{v1}/secrets/{{id}}/summary", self.get_secret_summary, None),
-            ("GET", f"{v1}/secret-permissions", self.search_secret_permissions, "secret_permissions"),
-            ("POST", f"{v1}/secret-permissions", self.create_secret_permission, None),
-            ("GET", f"{v1}/secret-permissions/{{id}}", self.get_secret_permission, None),
-            ("PUT", f"{v1}/secret-permissions/{{id}}", self.update_secret_permission, None),
-            ("DELETE", f"{v1}/secret-permissions/{{id}}", self.delete_secret_permission, None),
+        self.pager = Pager(org, page_cap)  # shared by every search; the server changes its page_cap
+        resources: list[Resource] = [
+            cls(org, self.pager)
+            for cls in (System, Users, Groups, Folders, FolderPermissions, Secrets, SecretPermissions)
+        ]
+        self.routes: list[CompiledRoute] = [
+            (method, _compile(pattern), handler, entity)
+            for resource in resources for method, pattern, handler, entity in resource.routes()
         ]
 
     def match(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], str | None, bool]:
@@ -144,16 +112,10 @@ class Api(UsersApi, ObjectsApi, PermissionsApi):
                     return handler, found.groupdict(), entity, True
         return None, {}, None, path_known
 
-    # ------------------------------------------------------------------ misc
-    def version(self, req: Request) -> Result:
-        return 200, {"model": {"version": VERSION}, "success": True, "severity": "None"}
 
-    def healthcheck(self, req: Request) -> Result:
-        """The collection's camelCase fields; server.py answers them PascalCase by default."""
-        now = datetime.now()
-        utc = datetime.utcnow()
-        return 200, {"databaseMismatch": False, "healthy": True, "now": now.isoformat(timespec="milliseconds"),
-                     "readOnlyMode": False, "utcNow": utc.isoformat(timespec="milliseconds") + "Z"}
+def _compile(pattern: str) -> re.Pattern[str]:
+    """`/api/v1/users/{id}` -> a case-insensitive regex with an integer group per `{name}`."""
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>\\d+)", pattern) + "/?$", re.IGNORECASE)
 
 
-__all__ = ["Api", "NotFound", "Request"]
+__all__ = ["Api", "Request"]

@@ -18,6 +18,7 @@ DESCRIPTION = "Run a simulated Delinea Secret Server (REST API under /SecretServ
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `python -m simulator` argument parser."""
     parser = argparse.ArgumentParser(prog="ss-igi simulator", description=DESCRIPTION, allow_abbrev=False)
     add_arguments(parser)
     return parser
@@ -44,10 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the simulator with command-line arguments; the exit status."""
     return run(build_parser().parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the simulator with parsed options until Ctrl-C or SIGTERM; the exit status."""
     logging.basicConfig(format="%(message)s")
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:

@@ -38,6 +38,8 @@ from typing import Any
 
 @dataclass
 class Faults:
+    """Which faults the server injects, and the deterministic draws that decide them."""
+
     latency_ms: float = 0.0
     slow_rate: float = 0.0
     slow_ms: float = 0.0
@@ -91,6 +93,7 @@ class Faults:
 
     @property
     def active(self) -> bool:
+        """Whether any per-call fault is on (token faults do not count)."""
         return any((self.latency_ms, self.slow_rate and self.slow_ms, self.rate_429,
                     self.burst_every and self.burst_length, self.drop_connection_rate, self.html_200_rate,
                     self.mutate_between_pages))
@@ -139,6 +142,8 @@ class Faults:
 
 @dataclass(frozen=True)
 class Decision:
+    """The fault drawn for one API call."""
+
     call: int
     kind: str | None  # None, "drop", "burst", "429", "html"
     status: int = 200

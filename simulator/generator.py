@@ -33,6 +33,8 @@ from simulator.state import Organization
 
 @dataclass(frozen=True)
 class Scale:
+    """How many of each object a generated organization has."""
+
     users: int
     groups: int  # listed groups, "Everyone" included
     folders: int  # "Personal Folders" and the personal folders included
@@ -93,16 +95,19 @@ class _Gen:
         self.org = Organization()
 
     def date(self, max_days: int = 5 * 365, min_days: int = 0) -> str:
+        """A past timestamp in Secret Server's format, between min_days and max_days ago."""
         seconds = self.rng.randrange(min_days * 86_400, max_days * 86_400)
         millis = self.rng.randrange(1000)
         moment = BASE_TIME - timedelta(seconds=seconds, milliseconds=millis)
         return moment.isoformat(timespec="milliseconds")
 
     def guid(self) -> str:
+        """A random (seeded) GUID, as Active Directory objects carry."""
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     # ---------------------------------------------------------------- groups
     def groups(self) -> list[int]:
+        """Create "Everyone" and the listed groups; their ids, "Everyone" left out."""
         org, rng = self.org, self.rng
         org.add_everyone_group(created="2016-01-01T00:00:00")
         ids: list[int] = []
@@ -124,6 +129,7 @@ class _Gen:
 
     # ---------------------------------------------------------------- users
     def users(self) -> list[int]:
+        """Create the users (application accounts first); their ids."""
         org, rng = self.org, self.rng
         ids: list[int] = []
         taken: set[tuple[int, str]] = set()
@@ -171,6 +177,7 @@ class _Gen:
 
     def memberships(self, group_ids: list[int], user_ids: list[int]) -> None:
         # Zipf-like group sizes: a few big groups, many small ones.
+        """Put users in groups, with Zipf-like group sizes."""
         weights = list(accumulate(1.0 / (rank + 1) ** 0.8 for rank in range(len(group_ids))))
         shuffled = group_ids[:]
         self.rng.shuffle(shuffled)
@@ -180,6 +187,7 @@ class _Gen:
 
     # ---------------------------------------------------------------- folders
     def folders(self, group_ids: list[int], user_ids: list[int]) -> tuple[list[int], list[int]]:
+        """Create the team folder tree and the personal folders; (team ids, personal ids)."""
         org, rng = self.org, self.rng
         personal_count = min(len(user_ids) // 10, self.scale.folders // 4)
         team_count = self.scale.folders - personal_count - 1
@@ -229,6 +237,7 @@ class _Gen:
 
     def grant_folder(self, folder_id: int, group_ids: list[int], user_ids: list[int],
                      root: bool = False) -> None:
+        """Give a folder that breaks inheritance a few group and user permissions (a root: its owner too)."""
         org, rng = self.org, self.rng
         if root:
             org.grant_folder_permission(folder_id, group_id=group_ids[0], folder_access_role="Owner",
@@ -246,6 +255,7 @@ class _Gen:
     # ---------------------------------------------------------------- secrets
     def secrets(self, team: list[int], personal: list[int], group_ids: list[int],
                 user_ids: list[int]) -> None:
+        """Create the secrets, about 10% of them with their own permissions."""
         org, rng = self.org, self.rng
         template_ids = list(TEMPLATES)
         template_weights = [4, 3, 3, 3, 2, 2]
@@ -277,6 +287,7 @@ class _Gen:
                         org.grant_secret_permission(secret_id, user_id=rng.choice(user_ids), role=role)
 
     def secret_name(self, template_id: int, host: str, index: int) -> str:
+        """A secret name in the style of its template, sometimes with unicode."""
         roll = self.rng.random()
         if roll < 0.03:
             return f"Serveur d'échange — {host}"
@@ -293,6 +304,7 @@ class _Gen:
         return f"{host} local admin"
 
     def run(self) -> Organization:
+        """Generate the whole organization."""
         for domain_id, name, friendly in DOMAINS:
             self.org.add_domain(name, friendly, domain_id)
         group_ids = self.groups()

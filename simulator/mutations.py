@@ -14,6 +14,7 @@ from simulator.state import Organization
 
 def mutate_between_pages(org: Organization, entity: str, scope_id: int | None, skip: int,
                          rng: random.Random) -> None:
+    """Delete one record that lies before `skip` and insert a new one, for the searched entity."""
     with org.lock:
         serial = org.version
         if entity == "users":

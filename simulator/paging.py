@@ -29,6 +29,7 @@ class BadRequest(Exception):
         self.model_state = model_state
 
     def body(self) -> dict[str, Any]:
+        """The documented 400 body."""
         return {"message": self.message, "messageDetail": self.detail or self.message,
                 "errorCode": self.error_code, "modelState": self.model_state}
 
@@ -51,6 +52,7 @@ def _invalid(name: str, value: str, kind: str) -> BadRequest:
 
 
 def parse_int(name: str, value: str) -> int:
+    """An integer query parameter (400 when malformed)."""
     try:
         return int(value.strip())
     except ValueError:
@@ -58,6 +60,7 @@ def parse_int(name: str, value: str) -> int:
 
 
 def parse_bool(name: str, value: str) -> bool:
+    """A boolean query parameter: true/false/1/0, empty as false (400 otherwise)."""
     lowered = value.strip().lower()
     if lowered in ("true", "1"):
         return True
@@ -73,32 +76,40 @@ class Filters:
     values: dict[str, list[str]] = field(default_factory=dict)
 
     def text(self, name: str) -> str | None:
+        """The last value of a filter, or None."""
         found = self.values.get(name.lower())
         return found[-1] if found else None
 
     def texts(self, name: str) -> list[str]:
+        """Every non-empty value of a repeated filter."""
         return [v for v in self.values.get(name.lower(), []) if v != ""]
 
     def int(self, name: str) -> int | None:
+        """An integer filter, or None when absent or empty."""
         raw = self.text(name)
         return None if raw is None or raw == "" else parse_int(f"filter.{name}", raw)
 
     def bool(self, name: str, default: bool) -> bool:
+        """A boolean filter, the default when absent."""
         raw = self.text(name)
         return default if raw is None else parse_bool(f"filter.{name}", raw)
 
     def key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The filters as a hashable cache key."""
         return tuple(sorted((k, tuple(v)) for k, v in self.values.items()))
 
 
 @dataclass
 class Paging:
+    """One search request's paging: skip, take, sort and filters."""
+
     skip: int
     take: int
     sort: list[dict[str, Any]]  # [{name, direction, priority}] as echoed in `sortBy`
     filters: Filters
 
     def sort_key(self) -> tuple[tuple[str, str], ...]:
+        """The sort as a hashable cache key."""
         return tuple((str(s["name"]).lower(), s["direction"]) for s in self.sort)
 
 
@@ -169,6 +180,7 @@ class SearchCache:
         self._lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...], version: int) -> list[Any] | None:
+        """The sorted results for a key, if cached for this version."""
         with self._lock:
             cached = self._items.get(key)
             if cached is None or cached[0] != version:
@@ -177,6 +189,7 @@ class SearchCache:
             return cached[1]
 
     def put(self, key: tuple[Any, ...], version: int, items: list[Any], take: int) -> None:
+        """Keep sorted results for a version, if they are longer than one page."""
         if len(items) <= take:
             return
         with self._lock:

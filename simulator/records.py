@@ -14,6 +14,7 @@ NEVER = "0001-01-01T00:00:00"
 LOCAL_DOMAIN_ID = -1  # local (non-AD) users and groups carry domainId -1 and domainName null
 ROOT_FOLDER_ID = -1  # parentFolderId of a root folder; folderId of a secret outside any folder
 VERSION = "10.9.000033"
+PREFIX = "/SecretServer"  # every path the server answers starts with this
 
 # Role names as documented; ids are the simulator's own (the API accepts and returns names).
 SECRET_ROLES: dict[str, int] = {"List": 1, "View": 2, "Edit": 3, "Owner": 4}
@@ -33,6 +34,8 @@ def canonical_role(name: str, roles: dict[str, int]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class TemplateField:
+    """One field of a secret template."""
+
     field_id: int
     name: str
     slug: str
@@ -42,6 +45,8 @@ class TemplateField:
 
 @dataclass(frozen=True, slots=True)
 class Template:
+    """A secret template: id, name and fields."""
+
     id: int
     name: str
     fields: tuple[TemplateField, ...]
@@ -81,6 +86,8 @@ DEFAULT_TEMPLATE_ID = 2
 
 @dataclass(slots=True)
 class Domain:
+    """An Active Directory domain."""
+
     id: int
     name: str  # DNS name, e.g. corp.example.com
     friendly_name: str  # NetBIOS-style, e.g. CORP
@@ -90,6 +97,8 @@ class Domain:
 
 @dataclass(slots=True)
 class User:
+    """A user, as stored (the password never rendered)."""
+
     id: int
     user_name: str
     display_name: str
@@ -110,6 +119,8 @@ class User:
 
 @dataclass(slots=True)
 class Group:
+    """A group; a user's personal group is one too."""
+
     id: int
     name: str
     enabled: bool
@@ -123,6 +134,8 @@ class Group:
 
 @dataclass(slots=True)
 class Folder:
+    """A folder, with its full path."""
+
     id: int
     name: str
     parent_id: int  # ROOT_FOLDER_ID for a root
@@ -136,6 +149,8 @@ class Folder:
 
 @dataclass(slots=True)
 class FolderPermission:
+    """A folder permission record: a principal's folder role and role on the folder's secrets."""
+
     id: int
     folder_id: int
     group_id: int  # a user's permission carries the id of that user's personal group
@@ -146,6 +161,8 @@ class FolderPermission:
 
 @dataclass(slots=True)
 class Secret:
+    """A secret's metadata, and the field values given at creation if any."""
+
     id: int
     name: str
     folder_id: int
@@ -169,6 +186,8 @@ class Secret:
 
 @dataclass(slots=True)
 class SecretPermission:
+    """A secret permission record: a principal's role on one secret."""
+
     id: int
     secret_id: int
     group_id: int

@@ -1,14 +1,14 @@
 """Render stored records into the API's JSON shapes (field names as in the official collection).
 
-Every function takes the Organization (for names behind ids) and a record; the caller holds the
-organization's lock.
+Every function takes plain records (simulator/records.py) and the few facts about related records
+that the shape names (a domain's name, a group's member count); it never sees the organization.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator.records import (
     FOLDER_ROLES,
@@ -25,24 +25,21 @@ from simulator.records import (
     User,
 )
 
-if TYPE_CHECKING:
-    from simulator.state import Organization
-
 Record = dict[str, Any]
 
 
-def user_record(org: Organization, u: User) -> Record:
+def user_record(u: User, domain_name: str | None) -> Record:
     """GET /users record."""
     return {
         "created": u.created, "displayName": u.display_name, "domainId": u.domain_id,
-        "domainName": org.domain_name(u.domain_id), "emailAddress": u.email_address,
+        "domainName": domain_name, "emailAddress": u.email_address,
         "enabled": u.enabled, "id": u.id, "isApplicationAccount": u.is_application_account,
         "isLockedOut": u.is_locked_out, "lastLogin": u.last_login, "loginFailures": u.login_failures,
         "userName": u.user_name,
     }
 
 
-def user_model(org: Organization, u: User) -> Record:
+def user_model(u: User) -> Record:
     """GET/POST/PUT/PATCH /users/{id} UserModel."""
     return {
         "adAccountExpires": None, "adGuid": u.ad_guid, "created": u.created, "dateOptionId": -1,
@@ -60,38 +57,37 @@ def user_model(org: Organization, u: User) -> Record:
     }
 
 
-def group_record(org: Organization, g: Group) -> Record:
+def group_record(g: Group, domain_name: str | None, member_count: int) -> Record:
     """GET /groups record."""
     return {
         "created": g.created, "domainGuid": g.ad_guid, "domainId": g.domain_id,
-        "domainName": org.domain_name(g.domain_id), "enabled": g.enabled, "id": g.id,
-        "memberCount": len(org.members.get(g.id, ())), "name": g.name, "synchronized": g.synchronized,
-        "synchronizeNow": False,
+        "domainName": domain_name, "enabled": g.enabled, "id": g.id, "memberCount": member_count,
+        "name": g.name, "synchronized": g.synchronized, "synchronizeNow": False,
     }
 
 
-def group_model(org: Organization, g: Group) -> Record:
+def group_model(g: Group, domain_name: str | None) -> Record:
     """GET/POST /groups/{id} GroupModel."""
     return {
         "adGuid": g.ad_guid, "canEditMembers": not g.synchronized and not g.system_group,
-        "created": g.created, "domainId": g.domain_id, "domainName": org.domain_name(g.domain_id),
+        "created": g.created, "domainId": g.domain_id, "domainName": domain_name,
         "enabled": g.enabled, "hasGroupOwners": False, "id": g.id, "isEditable": not g.system_group,
         "name": g.name, "ownerGroups": {}, "owners": [], "ownerUsers": {},
         "synchronized": g.synchronized, "synchronizeNow": False, "systemGroup": g.system_group,
     }
 
 
-def membership_record(org: Organization, g: Group, u: User) -> Record:
+def membership_record(g: Group, u: User, group_domain_name: str | None, user_domain_name: str | None) -> Record:
     """GET /groups/{id}/users and GET /users/{id}/groups record."""
     return {
         "displayName": u.display_name, "enabled": u.enabled, "groupDomainId": g.domain_id,
-        "groupDomainName": org.domain_name(g.domain_id), "groupId": g.id, "groupName": g.name,
-        "userDomainId": u.domain_id, "userDomainName": org.domain_name(u.domain_id), "userId": u.id,
+        "groupDomainName": group_domain_name, "groupId": g.id, "groupName": g.name,
+        "userDomainId": u.domain_id, "userDomainName": user_domain_name, "userId": u.id,
         "userName": u.user_name,
     }
 
 
-def added_member_record(org: Organization, g: Group, u: User) -> Record:
+def added_member_record(g: Group, u: User) -> Record:
     """POST /groups/{id}/users answer."""
     return {
         "groupDomainId": g.domain_id, "groupId": g.id, "groupName": g.name, "userDomainId": u.domain_id,
@@ -99,7 +95,7 @@ def added_member_record(org: Organization, g: Group, u: User) -> Record:
     }
 
 
-def folder_record(org: Organization, f: Folder) -> Record:
+def folder_record(f: Folder) -> Record:
     """GET /folders record."""
     return {
         "folderName": f.name, "folderPath": f.path, "folderTypeId": f.folder_type_id, "id": f.id,
@@ -108,33 +104,25 @@ def folder_record(org: Organization, f: Folder) -> Record:
     }
 
 
-def folder_model(org: Organization, f: Folder, *, all_children: bool = False,
-                 with_templates: bool = False) -> Record:
-    """GET /folders/{id} (and POST /folders) FolderModel; childFolders filled on request."""
-    record = folder_record(org, f)
-    children: list[Record] = []
-    if all_children:
-        for child_id in org.folder_children.get(f.id, ()):
-            children.append(folder_model(org, org.folder_map[child_id], all_children=True,
-                                         with_templates=with_templates))
-    record["childFolders"] = children
+def folder_model(f: Folder, child_folders: list[Record], with_templates: bool = False) -> Record:
+    """GET /folders/{id} (and POST /folders) FolderModel, around the child models given."""
+    record = folder_record(f)
+    record["childFolders"] = child_folders
     record["secretTemplates"] = [
         {"active": True, "id": t.id, "name": t.name, "secretCount": 0} for t in TEMPLATES.values()
     ] if with_templates else []
     return record
 
 
-def _principal_names(org: Organization, group_id: int, user_id: int | None) -> tuple[str, str | None, str]:
-    group = org.group_map[group_id]
-    if user_id is not None:
-        user = org.user_map[user_id]
+def _principal_names(group: Group, user: User | None) -> tuple[str, str | None, str]:
+    if user is not None:
         return group.name, user.user_name, user.display_name
     return group.name, None, group.name
 
 
-def folder_permission_record(org: Organization, p: FolderPermission) -> Record:
-    """GET /folder-permissions record (also the POST and GET-by-id answer)."""
-    group_name, user_name, known_as = _principal_names(org, p.group_id, p.user_id)
+def folder_permission_record(p: FolderPermission, group: Group, user: User | None) -> Record:
+    """GET /folder-permissions record (also the POST and GET-by-id answer); `group` and `user` hold it."""
+    group_name, user_name, known_as = _principal_names(group, user)
     return {
         "folderAccessRoleId": FOLDER_ROLES[p.folder_role], "folderAccessRoleName": p.folder_role,
         "folderId": p.folder_id, "groupId": p.group_id, "groupName": group_name, "id": p.id,
@@ -143,9 +131,9 @@ def folder_permission_record(org: Organization, p: FolderPermission) -> Record:
     }
 
 
-def secret_permission_record(org: Organization, p: SecretPermission) -> Record:
-    """GET /secret-permissions record (also the POST and GET-by-id answer)."""
-    group_name, user_name, known_as = _principal_names(org, p.group_id, p.user_id)
+def secret_permission_record(p: SecretPermission, group: Group, user: User | None) -> Record:
+    """GET /secret-permissions record (also the POST and GET-by-id answer); `group` and `user` hold it."""
+    group_name, user_name, known_as = _principal_names(group, user)
     return {
         "groupId": p.group_id, "groupName": group_name, "id": p.id, "knownAs": known_as,
         "secretAccessRoleId": SECRET_ROLES[p.role], "secretAccessRoleName": p.role,
@@ -153,7 +141,7 @@ def secret_permission_record(org: Organization, p: SecretPermission) -> Record:
     }
 
 
-def secret_record(org: Organization, s: Secret, extended_fields: list[str] | None = None) -> Record:
+def secret_record(s: Secret, extended_fields: list[str] | None = None) -> Record:
     """GET /secrets record and GET /secrets/{id}/summary answer (no field values)."""
     template = TEMPLATES[s.template_id]
     extended: list[Record] = []
@@ -190,7 +178,7 @@ def secret_values(s: Secret) -> dict[str, str]:
     return {f.slug: stored.get(f.slug, fake.get(f.slug, "")) for f in template.fields}
 
 
-def secret_model(org: Organization, s: Secret) -> Record:
+def secret_model(s: Secret) -> Record:
     """GET /secrets/{id} (and POST /secrets) SecretModel, with (fake) field values."""
     template = TEMPLATES[s.template_id]
     values = secret_values(s)
@@ -221,7 +209,7 @@ def secret_model(org: Organization, s: Secret) -> Record:
     }
 
 
-def domain_record(org: Organization, d: Domain) -> Record:
+def domain_record(d: Domain) -> Record:
     """GET /domains record."""
     return {
         "active": d.active, "concurrencyId": str(uuid.uuid5(uuid.NAMESPACE_DNS, d.name)),

@@ -4,110 +4,47 @@
 background thread; `stop()` (or leaving the `with` block) shuts it down, open connections too.
 Every request is recorded in `request_log` (method, path, query, status, and the body's field names
 and JSON types; never values).
+
+A request goes: prefix check -> token endpoint or health check (no token needed) -> fault injection
+-> bearer token -> route (simulator/api.py) -> handler (simulator/routes) -> JSON reply.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from simulator.api import Api, Request
-from simulator.auth import TokenStore
+from simulator.api import Api
 from simulator.binding import body_shape
-from simulator.faults import Faults
+from simulator.faults import Decision, Faults
 from simulator.mutations import mutate_between_pages
 from simulator.paging import BadRequest, normalize_query, parse_int
+from simulator.records import PREFIX
+from simulator.replies import (
+    IIS_NOT_FOUND_PAGE,
+    LOGIN_PAGE,
+    Reply,
+    burst_failure,
+    json_reply,
+    no_resource,
+    server_error,
+)
+from simulator.request_log import LoggedRequest, RequestLog
+from simulator.routes import auth
+from simulator.routes.base import Request
+from simulator.routes.system import healthcheck
 from simulator.state import Organization
+from simulator.tokens import TokenStore
 
 log = logging.getLogger("simulator")
 
-PREFIX = "/SecretServer"
-HTML_PAGE = (b"<!DOCTYPE html><html><head><title>Secret Server - Login</title></head><body>"
-             b"<form method=\"post\" action=\"Login.aspx\"><h1>Login</h1><p>Your session has ended."
-             b"</p></form></body></html>")
-
-
-def _proxy_page(status: int) -> bytes:
-    title = {502: "502 Bad Gateway", 503: "503 Service Unavailable"}.get(status, f"{status} Error")
-    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>".encode()
-
-
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    data: bytes
-    content_type: str
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One served request. `status` is 0 for a connection dropped by fault injection."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    status: int
-    duration_ms: float = 0.0
-    at: float = field(default=0.0, compare=False)
-    # Field paths and JSON types of the body, never its values: {"data.password": "string"}.
-    body_shape: dict[str, str] | None = field(default=None, compare=False)
-
-    def __getitem__(self, name: str) -> Any:  # records read as dicts too: r["path"]
-        return getattr(self, name)
-
-
-class RequestLog:
-    """A thread-safe list of `LoggedRequest`s."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: list[LoggedRequest] = []
-
-    def append(self, item: LoggedRequest) -> None:
-        with self._lock:
-            self._items.append(item)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-    def __iter__(self) -> Iterator[LoggedRequest]:
-        with self._lock:
-            return iter(list(self._items))
-
-    def __getitem__(self, index: int) -> LoggedRequest:
-        with self._lock:
-            return self._items[index]
-
-    def calls(self, method: str | None = None, path_prefix: str | None = None) -> list[LoggedRequest]:
-        """Requests by method and path prefix (case-insensitive); the prefix may omit /SecretServer."""
-        prefix = path_prefix.lower() if path_prefix else None
-        with self._lock:
-            items = list(self._items)
-        out = []
-        for item in items:
-            if method and item.method.upper() != method.upper():
-                continue
-            if prefix:
-                path = item.path.lower()
-                if not (path.startswith(prefix) or path.startswith(PREFIX.lower() + prefix)):
-                    continue
-            out.append(item)
-        return out
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+__all__ = ["PREFIX", "LoggedRequest", "RequestLog", "SimulatorServer"]
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -122,6 +59,7 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, keeping its socket so that stop() can close it."""
         with self.sockets_lock:
             self.open_sockets.add(request)
         try:
@@ -131,6 +69,7 @@ class _HTTPServer(ThreadingHTTPServer):
                 self.open_sockets.discard(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a broken connection quietly."""
         log.debug("connection error from %s", client_address, exc_info=True)
 
 
@@ -143,21 +82,27 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Log a request at debug level."""
         log.debug("%s " + format, self.address_string(), *args)
 
     def do_GET(self) -> None:
+        """Serve a GET."""
         self.server.sim._handle(self, "GET")
 
     def do_POST(self) -> None:
+        """Serve a POST."""
         self.server.sim._handle(self, "POST")
 
     def do_PUT(self) -> None:
+        """Serve a PUT."""
         self.server.sim._handle(self, "PUT")
 
     def do_PATCH(self) -> None:
+        """Serve a PATCH."""
         self.server.sim._handle(self, "PATCH")
 
     def do_DELETE(self) -> None:
+        """Serve a DELETE."""
         self.server.sim._handle(self, "DELETE")
 
 
@@ -188,17 +133,21 @@ class SimulatorServer:
     # ------------------------------------------------------------------ lifecycle
     @property
     def page_cap(self) -> int:
-        return self.api.page_cap
+        """The cap on `take`; may be changed while running."""
+        return self.api.pager.page_cap
 
     @page_cap.setter
     def page_cap(self, value: int) -> None:
-        self.api.page_cap = value
+        """Set the cap on `take` for the requests that follow."""
+        self.api.pager.page_cap = value
 
     @property
     def base_url(self) -> str:
+        """`http://host:port/SecretServer`, the URL clients are given."""
         return f"http://{self.host}:{self.port}{PREFIX}"
 
     def start(self) -> SimulatorServer:
+        """Serve on a background thread (a free port if 0 was asked); returns self."""
         if self._httpd is not None:
             return self
         self._httpd = _HTTPServer((self.host, self.port), self)
@@ -219,6 +168,7 @@ class SimulatorServer:
             self._close()
 
     def stop(self) -> None:
+        """Stop serving and close open connections."""
         httpd = self._httpd
         if httpd is None:
             return
@@ -246,9 +196,11 @@ class SimulatorServer:
 
     # ------------------------------------------------------------------ test helpers
     def calls(self, method: str | None = None, path_prefix: str | None = None) -> list[LoggedRequest]:
+        """Served requests by method and path prefix (see RequestLog.calls)."""
         return self.request_log.calls(method, path_prefix)
 
     def clear_log(self) -> None:
+        """Forget the requests served so far."""
         self.request_log.clear()
 
     def expire_tokens(self) -> None:
@@ -274,8 +226,7 @@ class SimulatorServer:
             reply = self._respond(handler, method, raw_path, raw_query, body)
         except Exception as exc:  # a bug in the simulator: answer the documented 500 body
             log.exception("simulator error on %s %s", method, raw_path)
-            reply = self._send(500, {"message": "An error has occurred.", "exceptionMessage": str(exc),
-                                     "exceptionType": type(exc).__name__, "stackTrace": None})
+            reply = server_error(str(exc), type(exc).__name__)
         # Logged before the answer goes out, so a client that has its answer sees the record.
         self.request_log.append(LoggedRequest(method, raw_path, raw_query, reply.status if reply else 0,
                                               (time.perf_counter() - started) * 1000, time.time(),
@@ -292,28 +243,19 @@ class SimulatorServer:
         handler.end_headers()
         handler.wfile.write(reply.data)
 
-    @staticmethod
-    def _send(status: int, payload: Any = None, *, raw: bytes | None = None,
-              content_type: str = "application/json; charset=utf-8",
-              headers: dict[str, str] | None = None) -> _Reply:
-        data = raw if raw is not None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        return _Reply(status, data, content_type, headers or {})
-
     def _respond(self, handler: _Handler, method: str, raw_path: str, raw_query: dict[str, list[str]],
-                 body: bytes) -> _Reply | None:
+                 body: bytes) -> Reply | None:
         lowered = raw_path.lower()
         if not (lowered == PREFIX.lower() or lowered.startswith(PREFIX.lower() + "/")):
-            return self._send(404, raw=b"<html><body><h1>404 - File or directory not found.</h1>"
-                              b"</body></html>", content_type="text/html")
+            return Reply(404, IIS_NOT_FOUND_PAGE, "text/html")
         path = raw_path[len(PREFIX):].rstrip("/") or "/"
         lpath = path.lower()
         if lpath in ("/oauth2/token", "/oauth2/refresh") and method == "POST":
-            return self._token(body)
+            return json_reply(*auth.token(body, self.tokens, self._ttl(), self._may_log_in))
         if lpath in ("/healthcheck", "/api/v1/healthcheck") and method == "GET":
             return self._healthcheck()
         if not lpath.startswith("/api/v1/"):
-            return self._send(404, {"message": f"No HTTP resource was found that matches the "
-                                                        f"request URI '{handler.path}'."})
+            return no_resource(handler.path)
         faults = self.faults
         decision = faults.decide() if faults.active else None
         if decision is not None:
@@ -322,27 +264,25 @@ class SimulatorServer:
             if decision.kind == "drop":
                 return None
             if decision.kind == "burst":
-                return self._burst(decision.status)
+                return burst_failure(decision.status, faults.retry_after_s)
             if decision.kind == "429":
-                return self._send(429, {"message": "Too many requests."},
+                return json_reply(429, {"message": "Too many requests."},
                                   headers={"Retry-After": str(faults.retry_after_s)})
             if decision.kind == "html":
-                return self._send(200, raw=HTML_PAGE, content_type="text/html; charset=utf-8")
+                return Reply(200, LOGIN_PAGE, "text/html; charset=utf-8")
         if not self._authenticated(handler):
-            return self._send(403, {"message": "Authentication failed"})
+            return json_reply(403, {"message": "Authentication failed"})
         return self._api(handler, method, path, raw_query, body, decision)
 
     def _api(self, handler: _Handler, method: str, path: str, raw_query: dict[str, list[str]],
-             body: bytes, decision: Any) -> _Reply | None:
+             body: bytes, decision: Decision | None) -> Reply:
         route, params, entity, known = self.api.match(method, path)
         if route is None:
             if known:
-                return self._send(405, {"message": f"The requested resource does not support "
-                                                            f"http method '{method}'."})
-            return self._send(404, {"message": f"No HTTP resource was found that matches the "
-                                                        f"request URI '{handler.path}'."})
+                return json_reply(405, {"message": f"The requested resource does not support http method '{method}'."})
+            return no_resource(handler.path)
         if self.faults.fails_always(entity, params):
-            return self._burst(500)
+            return burst_failure(500, self.faults.retry_after_s)
         query = normalize_query(raw_query)
         request = Request(method, path, query, body, params)
         try:
@@ -355,13 +295,11 @@ class SimulatorServer:
             status, payload = route(request)
             payload = self.faults.spoil_ids(entity, payload)
         except BadRequest as exc:
-            return self._send(400, exc.body())
+            return json_reply(400, exc.body())
         except Exception as exc:  # the documented 500 body, and a log line for the developer
             log.exception("simulator error on %s %s", method, path)
-            return self._send(500, {"message": "An error has occurred.",
-                                             "exceptionMessage": str(exc),
-                                             "exceptionType": type(exc).__name__, "stackTrace": None})
-        return self._send(status, payload)
+            return server_error(str(exc), type(exc).__name__)
+        return json_reply(status, payload)
 
     def _authenticated(self, handler: _Handler) -> bool:
         header = handler.headers.get("Authorization", "")
@@ -370,48 +308,13 @@ class SimulatorServer:
             return False
         return self.tokens.check(token.strip(), self.faults.token_expire_after_calls) is not None
 
-    def _burst(self, status: int) -> _Reply:
-        if status == 500:
-            return self._send(500, {"message": "An error has occurred.",
-                                             "exceptionMessage": "Transaction (Process ID 61) was deadlocked "
-                                                                 "on lock resources with another process.",
-                                             "exceptionType": "System.Data.SqlClient.SqlException",
-                                             "stackTrace": None})
-        headers = {"Retry-After": str(self.faults.retry_after_s)} if status == 503 else None
-        return self._send(status, raw=_proxy_page(status), content_type="text/html",
-                          headers=headers)
-
-    def _healthcheck(self) -> _Reply:
-        _, payload = self.api.healthcheck(Request("GET", "/healthcheck", {}, b"", {}))
+    def _healthcheck(self) -> Reply:
+        _, payload = healthcheck()
         if self.healthcheck_casing == "pascal":
             payload = {key[0].upper() + key[1:]: value for key, value in payload.items()}
-        return self._send(200, payload)
+        return json_reply(200, payload)
 
-    def _token(self, body: bytes) -> _Reply:
-        form = {k.lower(): v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"),
-                                                     keep_blank_values=True).items()}
-        grant = form.get("grant_type", "")
-        ttl = self._ttl()
-        if grant == "password":
-            user_name = form.get("username", "")
-            if not self._password_ok(user_name, form.get("password", ""), form.get("domain", "")):
-                return self._send(400, {"error": "Login failed."})
-            return self._send(200, self.tokens.login(user_name, ttl))
-        if grant == "refresh_token":
-            grant_body = self.tokens.refresh(form.get("refresh_token", ""), ttl)
-            if grant_body is None:
-                return self._send(400, {"error": "Invalid refresh token."})
-            return self._send(200, grant_body)
-        return self._send(400, {"error": "unsupported_grant_type"})
-
-    def _password_ok(self, user_name: str, password: str, domain: str) -> bool:
+    def _may_log_in(self, user_name: str, password: str, domain: str) -> bool:
         if user_name.lower() == self.username.lower() and password == self.password:
             return not domain or self.domain is None or domain.lower() == self.domain.lower()
-        with self.org.lock:  # generated or created users with a password may log in too
-            domain_id = None
-            if domain:
-                domain_id = next((d.id for d in self.org.domains.values()
-                                  if domain.lower() in (d.name.lower(), d.friendly_name.lower())), -99)
-            user = self.org.find_user(user_name, domain_id)
-            return (user is not None and user.password is not None and user.password == password
-                    and user.enabled and not user.is_locked_out)
+        return auth.user_may_log_in(self.org, user_name, password, domain)

@@ -26,6 +26,8 @@ class _Refresh:
 
 
 class TokenStore:
+    """Issues and checks access and refresh tokens."""
+
     def __init__(self, refresh_cap: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
         self.refresh_cap = refresh_cap
         self._clock = clock
