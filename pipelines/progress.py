@@ -30,7 +30,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from connectors.secret_server.protocols import Counters
+from connectors.secret_server.stats import ClientStats
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class ExtractProgress(_Observed):
         self._stats: Callable[[], dict[str, int]] = dict
         self._current: Line | None = None
 
-    def attach(self, stats: Counters) -> None:
+    def attach(self, stats: ClientStats) -> None:
         """Read retries and throttling from the client's counters."""
         self._stats = stats.as_dict
 

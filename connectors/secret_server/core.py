@@ -76,6 +76,7 @@ class ClientCore:
         self._executor: ThreadPoolExecutor | None = None
         self._page_executor: ThreadPoolExecutor | None = None  # pages fetched ahead: leaf calls, never wait
         self._executor_lock = threading.Lock()
+        self._closing = False  # close() is waiting for the pools: no new pool, pages are fetched in the caller
         # Told of every search page this client reads (a progress display); see paging.PageObserver.
         self.page_observer: PageObserver | None = None
 
@@ -88,11 +89,19 @@ class ClientCore:
 
     def close(self) -> None:
         """Stop the client's thread pools and close its connections."""
+        # Wait for the pools outside the lock: a fan-out call still paging (after a fan-out stopped early)
+        # takes the lock in `_prefetch`, and meanwhile fetches its pages itself (`_closing`).
         with self._executor_lock:
-            for executor in (self._executor, self._page_executor):
+            pools = (self._executor, self._page_executor)
+            self._executor = self._page_executor = None
+            self._closing = True
+        try:
+            for executor in pools:
                 if executor is not None:
                     executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = self._page_executor = None
+        finally:
+            with self._executor_lock:
+                self._closing = False
         self._transport.close()
 
     def __repr__(self) -> str:
@@ -109,7 +118,7 @@ class ClientCore:
 
     @property
     def stats(self) -> ClientStats:
-        """Counters: ``requests``, ``retries``, ``logins``, ``refreshes``, ... (attribute or ``[name]``)."""
+        """Counters: ``requests``, ``retries``, ``logins``, ``refreshes``, ..."""
         return self._transport.stats
 
     # ------------------------------------------------------------------ primitives
@@ -135,9 +144,12 @@ class ClientCore:
     def _prefetch(self, call: Callable[[], R]) -> Future[R]:
         """Run ``call`` on the page pool, under the calling thread's time budget (`within`), if any."""
         with self._executor_lock:
-            if self._page_executor is None:
+            closing = self._closing
+            if not closing and self._page_executor is None:
                 self._page_executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="ss-pages")
             pool = self._page_executor
+        if closing or pool is None:
+            return _run_now(call)
         budget = self._transport.budget()
         if budget is None:
             return pool.submit(call)
@@ -210,3 +222,13 @@ class ClientCore:
                 future.cancel()
         if failures:
             raise FanOutError(failures, succeeded)
+
+
+def _run_now(call: Callable[[], R]) -> Future[R]:
+    """``call`` run in the calling thread, as a completed future."""
+    future: Future[R] = Future()
+    try:
+        future.set_result(call())
+    except BaseException as exc:  # the future carries it, as a pool's would
+        future.set_exception(exc)
+    return future

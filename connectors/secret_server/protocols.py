@@ -26,23 +26,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class Counters(Protocol):
-    """A client's counters (requests, retries, throttled, ...)."""
-
-    def as_dict(self) -> dict[str, int]:
-        """Every counter by name."""
-        ...
-
-
 class SecretServerReads(Protocol):
     """Paged reads of the reconciled entities, single-object lookups, and the bounded fan-out pool."""
-
-    page_observer: PageObserver | None  # told of every search page read (a progress display)
-
-    @property
-    def stats(self) -> Counters:
-        """The client's counters."""
-        ...
 
     def iter_users(self, include_inactive: bool = True) -> Iterator[UserRecord]:
         """All users, ascending id."""

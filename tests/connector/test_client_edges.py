@@ -216,3 +216,34 @@ def test_a_role_change_is_one_put_with_the_update_model(server: ScriptedServer):
         client.update_secret_permission(31, secret_access_role="Edit")
     assert puts == [{"id": 31, "secretId": 8, "secretAccessRoleName": "Edit"}]
     assert server.calls("POST", "/api/v1/secret-permissions") == []
+
+
+def test_close_after_a_fan_out_stopped_early_does_not_wait_on_itself(server: ScriptedServer):
+    """A refused login ends a fan-out at once while other calls are still paging; closing the client then
+    finishes (their remaining pages are fetched in their own threads) instead of deadlocking on the pools."""
+    import threading
+
+    users = [{"id": i, "userName": f"u{i}"} for i in range(1, 81)]
+
+    def page(req: Request) -> tuple[int, dict, dict]:
+        time.sleep(0.03)
+        skip, take = int(req.query["skip"][0]), int(req.query["take"][0])
+        return 200, {}, {"records": users[skip:skip + take], "total": len(users), "skip": skip, "take": take,
+                         "hasNext": skip + take < len(users)}
+
+    server.route("GET", "/api/v1/users", page)
+    client = SecretServerClient(server.base_url, "admin", "right-password", max_workers=4, page_size=2)
+
+    def read(item: int) -> list:
+        if item == 0:
+            time.sleep(0.1)  # the others are paging by now
+            raise AuthenticationError("login refused")
+        return list(client.iter_users())
+
+    with pytest.raises(AuthenticationError):
+        for _ in client.fan_out(read, [0, 1, 2, 3]):
+            pass
+    closer = threading.Thread(target=client.close, daemon=True)
+    closer.start()
+    closer.join(timeout=20)
+    assert not closer.is_alive(), "close() deadlocked on a fan-out call that was still paging"
