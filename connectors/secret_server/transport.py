@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import email.utils
 import json as jsonlib
-import os
 import random
 import threading
 import time
@@ -33,9 +32,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import certifi
 import orjson
-import requests
 import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -48,6 +45,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from connectors.secret_server.connections import pool_manager
 from connectors.secret_server.errors import (
     ApiError,
     AuthenticationError,
@@ -136,7 +134,7 @@ class Transport:
         self.verify = verify  # True (the default CA bundle), a CA bundle path, or False (no verification)
         self.headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
                         "User-Agent": "ss-igi-connector/0.1"}
-        self.pool = _pool_manager(self.base_url, verify, pool_size)
+        self.pool = pool_manager(self.base_url, verify, pool_size)
         # urllib3 follows redirects (dropping Authorization on another host, as requests does); it retries nothing
         # else, since retrying is done here.
         self._retries = urllib3.Retry(total=None, connect=0, read=0, other=0, status=0, redirect=10,
@@ -378,22 +376,6 @@ def _failure(method: str, shown_path: str, exc: BaseException) -> Exception:
 def never_connected(error: TransientError) -> bool:
     """True when the calls that gave up never reached the server at all (refused, no route, DNS, the proxy)."""
     return isinstance(error.last_cause, NewConnectionError | ProxyError)
-
-
-def _pool_manager(base_url: str, verify: bool | str, pool_size: int) -> urllib3.PoolManager:
-    """Keep-alive connections to the server, through the environment's proxy for it if any; TLS verified
-    against ``verify`` (True: ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` if set, else certifi's bundle)."""
-    tls: dict[str, Any] = {"cert_reqs": "CERT_NONE"} if verify is False else {"cert_reqs": "CERT_REQUIRED"}
-    if verify is not False:
-        bundle = verify if isinstance(verify, str) else (
-            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where())
-        tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
-    # block=False: a burst past the pool opens a connection for the call and closes it after
-    options: dict[str, Any] = {"num_pools": 2, "maxsize": pool_size, "block": False, **tls}
-    proxy = requests.utils.get_environ_proxies(base_url).get(base_url.split(":", 1)[0].lower())
-    if proxy:
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
 
 
 class _AuthRejected(Exception):
