@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import logging
 import os
 import sys
@@ -38,17 +39,35 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``ss-igi``: global flags, then one subcommand from COMMANDS."""
-    parser = Parser(prog="ss-igi", description="Delinea Secret Server <-> IBM IGI: reconcile, provision, operate.")
+def _global_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail (never secrets)")
     for flag, name in SETTING_FLAGS.items():
         parser.add_argument(flag, metavar="VALUE", dest=name, help=f"overrides {name.upper()}")
+
+
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser of ``ss-igi``: global flags, then one subcommand of ``commands`` (default all)."""
+    parser = Parser(prog="ss-igi", description="Delinea Secret Server <-> IBM IGI: reconcile, provision, operate.")
+    _global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in commands:
         module = importlib.import_module(f"pipelines.commands.{name}")
         module.add_parser(sub)
     return parser
+
+
+def _command_named(argv: Sequence[str] | None) -> list[str]:
+    """The command ``argv`` names, as a list of one, else all of them: a command's parser imports what the
+    command needs, and the start-up of a command should not pay for the others' (the simulator's, say)."""
+    first = Parser(prog="ss-igi", add_help=False)
+    _global_flags(first)
+    first.add_argument("command", nargs="?")
+    with contextlib.redirect_stderr(io.StringIO()):  # a mistake here is the full parser's to report
+        try:
+            named = first.parse_known_args(argv)[0].command
+        except SystemExit:
+            named = None
+    return [named] if named in COMMANDS else COMMANDS
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -96,8 +115,7 @@ def _runs_logged_to_prefect_only(verbose: bool) -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ss-igi`` with ``argv`` (default: the process's arguments); returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser(_command_named(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
