@@ -108,10 +108,9 @@ def _note(action: str) -> str:
 
 def _act(args: argparse.Namespace, settings: Settings, action: str, done: str) -> int:
     from connectors.igi import queue
-
-    act = queue.retry_requests if action == "retry" else queue.cancel_requests
     from pipelines.database import open_current_database
 
+    act = queue.retry_requests if action == "retry" else queue.cancel_requests
     engine = open_current_database(settings)
     try:
         results = act(engine, args.event_ids, _note(done))
