@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -32,6 +32,9 @@ from connectors.igi.staging import PREVIEW_PER_ENTITY
 from pipelines.commands._prefect_api import prefect_api_configured
 from pipelines.failures import CommandFailed
 from pipelines.settings import Settings
+
+if TYPE_CHECKING:
+    from pipelines.progress import ExtractProgress
 
 STAT_COLUMNS = ("scanned", "added", "changed", "removed", "unchanged", "rejected")
 
@@ -91,8 +94,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.reconcile import EXIT_CODES
 
     run_here = not (prefect_api_configured() or settings.ss_igi_dask_address)
-    if not run_here:
-        import pipelines.reconcile_flow  # noqa: F401  (Prefect set up before the console is quieted)
+    if not run_here:  # importing Prefect sets up its logging; the console is quieted after that
+        import pipelines.reconcile_flow  # noqa: F401
     quiet_console(args.verbose)
     removals_off = args.no_removal_limits
     parameters: dict[str, Any] = {
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
-def _reconcile_here(settings: Settings, parameters: dict[str, Any], progress: Any) -> dict[str, Any]:
+def _reconcile_here(settings: Settings, parameters: dict[str, Any], progress: ExtractProgress) -> dict[str, Any]:
     """The run in this process: no Prefect API to report to, so no Prefect at all (the run history is in
     ss_staging.reconciliation_runs either way)."""
     from pipelines.reconcile import reconcile_with_settings
@@ -129,7 +132,8 @@ def _reconcile_here(settings: Settings, parameters: dict[str, Any], progress: An
     return reconcile_with_settings(settings, progress=progress, **parameters).as_dict()
 
 
-def _reconcile_as_flow_run(settings: Settings, parameters: dict[str, Any], progress: Any) -> dict[str, Any]:
+def _reconcile_as_flow_run(settings: Settings, parameters: dict[str, Any],
+                           progress: ExtractProgress) -> dict[str, Any]:
     """The run as a flow run that the Prefect API records (and that Dask's task runner needs)."""
     from pipelines.reconcile import ReconciliationError
     from pipelines.reconcile_flow import reconcile
