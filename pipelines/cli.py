@@ -1,11 +1,13 @@
 """The ``ss-igi`` command line. Each command lives in ``pipelines/commands/<name>.py`` with ``add_parser``
-and ``run``; this module only assembles them and turns failures into a one-line reason and exit status 1."""
+and ``run(args, settings)``; this module assembles them, reads the settings once (the global flags override the
+environment) and turns failures into a one-line reason and exit status 1."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import importlib
+import io
 import logging
 import os
 import sys
@@ -18,14 +20,14 @@ from pipelines.settings import Settings
 COMMANDS = ["demo", "reconcile", "provision", "request", "runs", "queue", "check", "db", "simulator", "serve",
             "dictionary"]
 
-# Flags that override a setting's environment variable. No password has one: a command line is visible to
-# other users in the process list.
+# Flags that override a setting (the `Settings` field; its environment variable is the name in capitals). No
+# password has one: a command line is visible to other users in the process list.
 SETTING_FLAGS = {
-    "--secret-server-url": "SECRET_SERVER_URL",
-    "--secret-server-username": "SECRET_SERVER_USERNAME",
-    "--secret-server-domain": "SECRET_SERVER_DOMAIN",
-    "--database-url": "IGI_DATABASE_URL",
-    "--home": "SS_IGI_HOME",
+    "--secret-server-url": "secret_server_url",
+    "--secret-server-username": "secret_server_username",
+    "--secret-server-domain": "secret_server_domain",
+    "--database-url": "igi_database_url",
+    "--home": "ss_igi_home",
 }
 
 
@@ -37,23 +39,48 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="ss-igi", description="Delinea Secret Server <-> IBM IGI: reconcile, provision, operate.")
+def _global_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail (never secrets)")
-    for flag, variable in SETTING_FLAGS.items():
-        parser.add_argument(flag, metavar="VALUE", dest=variable, help=f"overrides {variable}")
+    for flag, name in SETTING_FLAGS.items():
+        parser.add_argument(flag, metavar="VALUE", dest=name, help=f"overrides {name.upper()}")
+
+
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser of ``ss-igi``: global flags, then one subcommand of ``commands`` (default all)."""
+    parser = Parser(prog="ss-igi", description="Delinea Secret Server <-> IBM IGI: reconcile, provision, operate.")
+    _global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in commands:
         module = importlib.import_module(f"pipelines.commands.{name}")
         module.add_parser(sub)
     return parser
 
 
-def _prefect_defaults() -> None:
+def _command_named(argv: Sequence[str] | None) -> list[str]:
+    """The command ``argv`` names, as a list of one, else all of them: a command's parser imports what the
+    command needs, and the start-up of a command should not pay for the others' (the simulator's, say)."""
+    first = Parser(prog="ss-igi", add_help=False)
+    _global_flags(first)
+    first.add_argument("command", nargs="?")
+    with contextlib.redirect_stderr(io.StringIO()):  # a mistake here is the full parser's to report
+        try:
+            named = first.parse_known_args(argv)[0].command
+        except SystemExit:
+            named = None
+    return [named] if named in COMMANDS else COMMANDS
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The settings of this command: the environment, overridden by the global flags given."""
+    given = {name: getattr(args, name) for name in SETTING_FLAGS.values() if getattr(args, name) is not None}
+    return Settings(**given)
+
+
+def _prefect_defaults(settings: Settings) -> None:
     """Prefect keeps its state under SS_IGI_HOME unless told otherwise, and never phones home. Must run before
-    prefect is imported: it reads these at import."""
+    prefect is imported: it reads these (its own settings) from the environment at import."""
     if "PREFECT_HOME" not in os.environ:
-        prefect_home = Settings().ss_igi_home / "prefect"
+        prefect_home = settings.ss_igi_home / "prefect"
         prefect_home.mkdir(parents=True, exist_ok=True)  # Prefect creates only the last level, else fails
         os.environ["PREFECT_HOME"] = str(prefect_home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -87,20 +114,18 @@ def _runs_logged_to_prefect_only(verbose: bool) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    for variable in SETTING_FLAGS.values():
-        if getattr(args, variable) is not None:
-            os.environ[variable] = getattr(args, variable)  # Settings(), in commands and flows, reads these
+    """Run ``ss-igi`` with ``argv`` (default: the process's arguments); returns the exit status."""
+    args = build_parser(_command_named(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_redaction()
     try:
-        _prefect_defaults()
+        settings = settings_from(args)
+        _prefect_defaults(settings)
         with _runs_logged_to_prefect_only(args.verbose):
-            return int(args.run(args) or 0)
+            return int(args.run(args, settings) or 0)
     except KeyboardInterrupt:
         print("ss-igi: interrupted", file=sys.stderr)
         return 130

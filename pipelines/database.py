@@ -10,6 +10,7 @@ from pipelines.settings import Settings
 
 
 def embedded_server(settings: Settings, *, keep_running: bool = False) -> EmbeddedPostgres:
+    """The embedded PostgreSQL in SS_IGI_HOME/pgdata, started; ``keep_running``: it outlives this process."""
     return EmbeddedPostgres(settings.ss_igi_home / "pgdata", keep_running=keep_running).start()
 
 

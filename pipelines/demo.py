@@ -8,7 +8,6 @@ Everything runs through the real flows, the real HTTP client and the real databa
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
@@ -58,6 +58,8 @@ GROUP BY g.group_name ORDER BY members DESC, g.group_name LIMIT 5""",
 
 @dataclass
 class DemoResult:
+    """What the demo did: both reconciliations' and the provisioning's summaries, and where its database is."""
+
     first: dict[str, Any]
     provisioned: dict[str, Any]
     second: dict[str, Any]
@@ -66,6 +68,7 @@ class DemoResult:
 
 
 def run_demo(settings: Settings, *, scale: str = "m", seed: int = 42, console: Console | None = None) -> DemoResult:
+    """Run the demo (module doc) and print each step; ``settings`` give the data directory (SS_IGI_HOME)."""
     from simulator.generator import generate
     from simulator.server import SimulatorServer
 
@@ -81,22 +84,22 @@ def run_demo(settings: Settings, *, scale: str = "m", seed: int = 42, console: C
                 + ", ".join(f"{n:,} {k}" for k, n in counts.items() if isinstance(n, int))
             )
             embedded = step("Starting the embedded PostgreSQL", lambda: _fresh_demo_database(settings))
-            _configure(server.base_url, embedded.url(DEMO_DATABASE))
+            demo = _demo_settings(settings, server.base_url, embedded.url(DEMO_DATABASE))
             engine = create_engine(embedded.url(DEMO_DATABASE))
             try:
-                first = step("Reconciling Secret Server into IGI staging (first, full load)", _reconcile)
+                first = step("Reconciling Secret Server into IGI staging (first, full load)", lambda: _reconcile(demo))
                 _print_reconcile(console, "First reconcile", first)
 
-                requests = step("Enqueueing provisioning requests, as IGI would", lambda: _enqueue(engine))
+                requests = step("Enqueueing provisioning requests, as IGI would", lambda: _enqueue(engine, demo))
                 for line in requests:
                     console.print(f"  {line}")
-                provisioned = step("Provisioning: executing the requests on Secret Server", _provision)
+                provisioned = step("Provisioning: executing the requests on Secret Server", lambda: _provision(demo))
                 _print_provision(console, provisioned, engine)
 
                 changes = step("Meanwhile, an administrator changes Secret Server directly", lambda: _drift(org))
                 for line in changes:
                     console.print(f"  {line}")
-                second = step("Reconciling again: the changes flow back to IGI", _reconcile)
+                second = step("Reconciling again: the changes flow back to IGI", lambda: _reconcile(demo))
                 _print_reconcile(console, "Second reconcile", second)
                 _print_queries(console, engine)
             finally:
@@ -134,32 +137,29 @@ def _fresh_demo_database(settings: Settings) -> EmbeddedPostgres:
     return embedded
 
 
-def _configure(base_url: str, database_url: str) -> None:
-    """The flows read their settings from the environment, as in production."""
-    os.environ.update({
-        "SECRET_SERVER_URL": base_url,
-        "SECRET_SERVER_USERNAME": "admin",
-        "SECRET_SERVER_PASSWORD": "admin",
-        "IGI_DATABASE_URL": database_url,
+def _demo_settings(settings: Settings, base_url: str, database_url: str) -> Settings:
+    """``settings`` pointed at the simulator and the demo database (no Secret blocks), with a Fernet key."""
+    return settings.model_copy(update={
+        "secret_server_url": base_url, "secret_server_username": "admin",
+        "secret_server_password": SecretStr("admin"), "igi_database_url": SecretStr(database_url),
+        "ss_igi_fernet_key": settings.ss_igi_fernet_key or SecretStr(PasswordBox.generate_key()),
+        "secret_server_password_block": None, "igi_database_url_block": None, "ss_igi_fernet_key_block": None,
     })
-    os.environ.setdefault("SS_IGI_FERNET_KEY", PasswordBox.generate_key())
-    for name in ("SECRET_SERVER_PASSWORD_BLOCK", "IGI_DATABASE_URL_BLOCK", "SS_IGI_FERNET_KEY_BLOCK"):
-        os.environ.pop(name, None)
 
 
-def _reconcile() -> dict[str, Any]:
-    from pipelines.reconcile import reconcile
+def _reconcile(settings: Settings) -> dict[str, Any]:
+    from pipelines.reconcile_flow import reconcile
 
-    return reconcile()
+    return reconcile(settings=settings)
 
 
-def _provision() -> dict[str, Any]:
+def _provision(settings: Settings) -> dict[str, Any]:
     from pipelines.provision import provision
 
-    return provision(workers=2)
+    return provision(workers=2, settings=settings)
 
 
-def _enqueue(engine: Engine) -> list[str]:
+def _enqueue(engine: Engine, settings: Settings) -> list[str]:
     with engine.connect() as conn:
         group_id, group = conn.execute(sa.text(
             "SELECT group_id, group_name FROM ss_staging.groups WHERE enabled AND group_name <> 'Everyone' "
@@ -172,7 +172,7 @@ def _enqueue(engine: Engine) -> list[str]:
             "SELECT CASE WHEN domain_name IS NULL THEN user_name ELSE domain_name || '\\' || user_name END "
             "FROM ss_staging.users WHERE enabled AND NOT is_application_account AND user_name <> 'admin' "
             "ORDER BY user_id LIMIT 1")).scalar_one()
-    box = PasswordBox.from_settings(Settings())
+    box = PasswordBox.from_settings(settings)
     token, encrypted = box.seal(PasswordBox.generate_key())  # a random initial password, never shown
     with engine.begin() as conn:
         enqueue_request(conn, operation=Operation.ACCOUNT_CREATE, code=DEMO_USER, person_code="P-1001",

@@ -39,6 +39,7 @@ from pipelines.executors import Executor
 from pipelines.outcomes import LostClaim, Outcome, PermanentFailure, ProvisionSummary, RequestResult
 from pipelines.passwords import PasswordBox, PasswordError
 from pipelines.progress import ProvisionProgress, artifact_view
+from pipelines.settings import Settings
 
 log = logging.getLogger("ss_igi.provision")
 
@@ -265,13 +266,14 @@ def provision_with_settings(
     workers: int = 1,
     max_batches: int | None = None,
     progress: ProvisionProgress | None = None,
+    settings: Settings | None = None,
 ) -> ProvisionSummary:
-    """Run ``workers`` workers in this process with the settings (SS_IGI_PROVISION_*) as defaults."""
+    """Run ``workers`` workers in this process with the settings (SS_IGI_PROVISION_*) as defaults; ``settings``
+    default to the environment's."""
     from pipelines.database import open_database
     from pipelines.secret_server import open_secret_server
-    from pipelines.settings import Settings
 
-    settings = Settings()
+    settings = settings or Settings()
     options = ProvisionOptions(
         batch_size=batch_size or settings.ss_igi_provision_batch_size,
         lease_seconds=lease_seconds or settings.ss_igi_provision_lease_seconds,
@@ -299,16 +301,19 @@ def provision(
     workers: int = 1,
     max_batches: int | None = None,
     progress: Any = None,
+    settings: Any = None,
 ) -> dict[str, Any]:
     """Execute IGI's pending provisioning requests on Secret Server; parameters default to the settings
     (SS_IGI_PROVISION_*); ``progress``: a `ProvisionProgress` for in-process callers (the flow always adds its
-    progress artifact). Returns the summary: processed, succeeded, failed, retried."""
+    progress artifact); ``settings``: a `Settings` from an in-process caller (default: the environment's).
+    Returns the summary: processed, succeeded, failed, retried."""
     observer = progress if isinstance(progress, ProvisionProgress) else ProvisionProgress()
     view = artifact_view("provision-progress")
     if view is not None:
         observer.add_view(view)
     try:
-        summary = provision_with_settings(batch_size, lease_seconds, max_attempts, workers, max_batches, observer)
+        summary = provision_with_settings(batch_size, lease_seconds, max_attempts, workers, max_batches, observer,
+                                          settings)
     finally:
         observer.finish()
     publish_artifact(summary)

@@ -1,8 +1,9 @@
 """The reconciliation flow: Secret Server -> pandas -> IGI staging, with a run record, a change log and IGI events.
 
 `run_reconcile(engine, client, ...)` does the whole job with an injected database engine and Secret Server
-client; the Prefect flow `reconcile` wires settings into it, runs one Prefect task per entity for extraction
-(retries belong to the connector, not to Prefect), publishes a table artifact and returns the summary.
+client; `reconcile_with_settings` wires settings into it. The Prefect flow `reconcile` (pipelines/reconcile_flow.py)
+runs that with one Prefect task per entity for extraction (retries belong to the connector, not to Prefect),
+publishes a table artifact and returns the summary; this module does not import Prefect.
 
 Extraction follows the entity declarations (connectors/igi/entities.py): users, groups, folders and secrets
 with one paged search each; memberships per group and permissions per folder / per secret that breaks
@@ -20,16 +21,12 @@ failed and aborted 1 / Failed (staging unchanged). abandoned is set later, by a 
 from __future__ import annotations
 
 import logging
-import math
-import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
 from connectors.igi.entities import ENTITIES, Entity, EntityStats, ReadAll, ReadPer, select_entities
@@ -42,12 +39,13 @@ from connectors.igi.limits import (
     DEFAULT_PERCENT_FLOOR,
     SafetyLimits,
 )
-from connectors.igi.normalize import Normalized, Normalizer, check_references, concat_snapshots
+from connectors.igi.normalize import Normalized, Normalizer, check_references
 from connectors.igi.runs import RunHandle, hold_run, mark_abandoned, merged_status
 from connectors.igi.staging import MergeOptions, fail_run, load_run, record_run
 from connectors.secret_server.protocols import SecretServerReads
 from pipelines.failures import explain, fatal_for_run
-from pipelines.progress import ExtractProgress, artifact_view
+from pipelines.progress import ExtractProgress
+from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -283,123 +281,27 @@ def _nothing_extracted(incomplete: dict[str, str]) -> str:
             "Secret Server is up")
 
 
-# ---------------------------------------------------------------------------------------------- Prefect
-@task(name="extract", task_run_name="extract-{entity_name}", cache_policy=NO_CACHE, persist_result=False)
-def extract_task(client: SecretServerReads, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
-    """One Prefect task per entity: extract (paged or fanned out) and normalize."""
-    return extract_entity(client, entity_name, parent_ids)
-
-
-# Scale-out: with SS_IGI_DASK_ADDRESS set ("local" for a temporary cluster on this host, or a scheduler's
-# tcp://host:8786), the flow runs on Prefect's Dask task runner and splits each per-object fan-out (group
-# members, folder and secret permissions) into chunks that run as tasks on the Dask workers. A task cannot take
-# the flow's client with it to another process, so each chunk opens its own from the worker's settings.
-DASK_ADDRESS_SETTING = "SS_IGI_DASK_ADDRESS"
-DASK_CHUNKS = 8
-
-
-def dask_task_runner() -> Any:
-    """The Dask task runner when SS_IGI_DASK_ADDRESS is set, else None (Prefect's default thread pool)."""
-    address = os.environ.get(DASK_ADDRESS_SETTING)
-    if not address:
-        return None
-    from prefect_dask import DaskTaskRunner  # the optional extra: pip install 'ss-igi[dask]'
-
-    return DaskTaskRunner() if address == "local" else DaskTaskRunner(address=address)
-
-
-@task(name="extract-chunk", task_run_name="extract-{entity_name}-chunk", cache_policy=NO_CACHE,
-      persist_result=False)
-def extract_chunk_task(entity_name: str, parent_ids: list[int]) -> Normalized:
-    from pipelines.secret_server import open_secret_server
-    from pipelines.settings import Settings
-
-    with open_secret_server(Settings()) as client:
-        return extract_entity(client, entity_name, parent_ids)
-
-
-def extract_on_dask(client: Any, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
-    """`extract_task`, with fan-outs spread over the task runner in chunks, merged back in order."""
-    if not parent_ids or len(parent_ids) < 2:
-        return extract_task(client, entity_name, parent_ids)
-    size = math.ceil(len(parent_ids) / DASK_CHUNKS)
-    futures = [extract_chunk_task.submit(entity_name, parent_ids[i:i + size])
-               for i in range(0, len(parent_ids), size)]
-    return concat_snapshots(ENTITIES[entity_name], [future.result() for future in futures])
-
-
-def publish_artifact(summary: RunSummary) -> None:
-    """The run's table artifact in the Prefect UI."""
-    from prefect.artifacts import create_table_artifact
-
-    events = ", ".join(f"{name} {n}" for name, n in summary.events.items()) or "none"
-    description = (f"Reconciliation run {summary.run_id}: {summary.status}"
-                   f"{' (dry run)' if summary.dry_run else ''}. IGI events: {events}.")
-    if not summary.ok:
-        description += f" {summary.reason()}"
-    create_table_artifact(key="reconcile-summary", table=summary.table(), description=description)
-
-
-@flow(name="reconcile", log_prints=False, task_runner=dask_task_runner())
-def reconcile(
-    entities: list[str] | None = None,
-    dry_run: bool = False,
-    max_removals: int | None = DEFAULT_MAX_REMOVALS,
-    max_removal_percent: float | None = DEFAULT_MAX_REMOVAL_PERCENT,
-    max_change_percent: float | None = DEFAULT_MAX_CHANGE_PERCENT,
-    max_events: int | None = DEFAULT_MAX_EVENTS,
-    max_event_percent: float | None = DEFAULT_MAX_EVENT_PERCENT,
-    percent_floor: int = DEFAULT_PERCENT_FLOOR,
-    allow_mass_change: bool = False,
-    reemit_events: bool = False,
-    progress: Any = None,
-) -> dict[str, Any]:
-    """Reconcile Secret Server into IGI staging. ``entities``: a subset (default all); ``dry_run``: compute and
-    report, write only the run record; ``max_*`` and ``percent_floor``: the safety limits (None: no limit; see
-    connectors/igi/limits.py) above which the run aborts; ``allow_mass_change``: lift them all for a planned
-    change; ``reemit_events``: emit every current account and permission to igi.event_target (an initial load
-    into a fresh IGI); ``progress``: an `ExtractProgress` to follow the extraction (in-process callers such as
-    the CLI's terminal display; the flow always adds its progress artifact).
-    Raises `ReconciliationError` when the run failed or aborted (the flow run ends Failed);
-    a partial run ends Completed, in a state named "Partial"; both return the summary."""
-    from prefect.runtime import flow_run
-    from prefect.states import Completed
-
+# ---------------------------------------------------------------------------------------------- settings
+def reconcile_with_settings(settings: Settings, *, progress: ExtractProgress | None = None,
+                            flow_run_id: str | None = None, extract: Extract = extract_entity,
+                            **parameters: Any) -> RunSummary:
+    """One run wired from ``settings``: IGI's database and a Secret Server client opened, `run_reconcile` with
+    ``parameters`` (its keyword arguments), both closed, then ``progress``. The body of the Prefect flow
+    (pipelines/reconcile_flow.py), and what the CLI runs in this process when no Prefect API is configured."""
     from pipelines.database import open_database
     from pipelines.secret_server import open_secret_server
-    from pipelines.settings import Settings
 
-    settings = Settings()
-    observer = progress if isinstance(progress, ExtractProgress) else ExtractProgress()
-    view = artifact_view("reconcile-progress", len(entities or ENTITIES))
-    if view is not None:
-        observer.add_view(view)
     try:
         engine = open_database(settings)
-    except BaseException:
-        observer.close()
-        raise
-    try:
-        with open_secret_server(settings) as client:
-            summary = run_reconcile(
-                engine, client, entities=entities, dry_run=dry_run, max_removals=max_removals,
-                max_removal_percent=max_removal_percent, max_change_percent=max_change_percent,
-                max_events=max_events, max_event_percent=max_event_percent, percent_floor=percent_floor,
-                allow_mass_change=allow_mass_change, reemit_events=reemit_events,
-                flow_run_id=str(flow_run.id) if flow_run.id else None,
-                extract=extract_on_dask if os.environ.get(DASK_ADDRESS_SETTING) else extract_task,
-                progress=observer,
-            )
+        try:
+            with open_secret_server(settings) as client:
+                return run_reconcile(engine, client, flow_run_id=flow_run_id, extract=extract, progress=progress,
+                                     **parameters)
+        finally:
+            engine.dispose()
     finally:
-        engine.dispose()
-        observer.close()
-    publish_artifact(summary)
-    get_run_logger().info("reconcile: %s", summary.reason())
-    if summary.status == "partial":  # a warning: merged, some removals withheld. Calling the flow returns data.
-        return Completed(name="Partial", message=summary.reason(), data=summary.as_dict())  # type: ignore[return-value]
-    if not summary.ok:
-        raise ReconciliationError(summary)
-    return summary.as_dict()
+        if progress is not None:
+            progress.close()
 
 
 __all__ = [
@@ -408,6 +310,6 @@ __all__ = [
     "RunSummary",
     "extract_all",
     "extract_entity",
-    "reconcile",
+    "reconcile_with_settings",
     "run_reconcile",
 ]

@@ -1,5 +1,6 @@
-"""Settings from environment variables (CLI flags override them). Secrets are SecretStr; each one may instead
-come from a Prefect Secret block named by the matching ``*_BLOCK`` variable."""
+"""Settings from environment variables, read once into a `Settings` object that is handed on; the CLI's flags
+are constructor arguments (``Settings(secret_server_url=...)``) that override the environment. Secrets are
+SecretStr; each one may instead come from a Prefect Secret block named by the matching ``*_BLOCK`` variable."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ def _default_home() -> Path:
 
 
 class Settings(BaseSettings):
+    """Every setting of ss-igi: field ``x`` is the environment variable ``X``; keyword arguments override them."""
+
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_file=None)
 
     secret_server_url: str | None = Field(None, description="Base URL, e.g. https://vault.example.com/SecretServer")
@@ -41,14 +44,19 @@ class Settings(BaseSettings):
     ss_igi_provision_backoff_seconds: float = Field(30.0, ge=0, description="First retry delay (doubles, capped)")
     ss_igi_provision_break_inheritance: bool = Field(
         False, description="Let folder and secret grants break inheritance without the request asking")
+    ss_igi_dask_address: str | None = Field(
+        None, description="Reconciliation fan-out on Dask: 'local' or a scheduler's tcp://host:8786")
 
     def secret_server_password_value(self) -> SecretStr | None:
+        """The Secret Server password, from its variable or its Prefect Secret block."""
         return resolve_secret(self.secret_server_password, self.secret_server_password_block)
 
     def igi_database_url_value(self) -> SecretStr | None:
+        """IGI's database URL, from its variable or its Prefect Secret block (None: the embedded server)."""
         return resolve_secret(self.igi_database_url, self.igi_database_url_block)
 
     def ss_igi_fernet_key_value(self) -> SecretStr | None:
+        """The Fernet key of request passwords, from its variable or its Prefect Secret block."""
         return resolve_secret(self.ss_igi_fernet_key, self.ss_igi_fernet_key_block)
 
 

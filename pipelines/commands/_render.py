@@ -1,10 +1,22 @@
-"""Shared rendering for the operator commands (`runs`, `queue`): times, durations, JSON."""
+"""Shared by the operator commands (`runs`, `queue`): their listing options; times, durations, JSON."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+
+def add_listing(sub: Any, name: str, help_text: str, *, limit: int, limit_help: str, json_help: str,
+                run: Callable[..., int], actions: str) -> Any:
+    """Register a command that lists (``--limit N``, ``--json``) with ``run``; returns the subparsers for its
+    ``actions`` (their names, as --help shows them) on one item of the list."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.add_argument("--limit", type=int, default=limit, metavar="N", help=limit_help)
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.set_defaults(run=run)
+    return parser.add_subparsers(dest=f"{name}_command", metavar=actions)
 
 
 def when(value: datetime | None) -> str:

@@ -14,12 +14,14 @@ from pipelines.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``ss-igi check``."""
     parser = sub.add_parser("check", help="test the connections to Secret Server and the IGI database")
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    results = run_checks(Settings())
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Check both connections; print a table, and the failures on stderr."""
+    results = run_checks(settings)
     table = Table(title="ss-igi check")
     table.add_column("System")
     table.add_column("Verdict")

@@ -11,6 +11,7 @@ from pipelines.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``ss-igi db`` and its subcommands."""
     parser = sub.add_parser("db", help="database schema and the embedded server")
     db_sub = parser.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
 
@@ -22,8 +23,9 @@ def add_parser(sub: Any) -> None:
     stop.set_defaults(run=run_stop)
 
 
-def run_upgrade(args: argparse.Namespace) -> int:
-    engine = create_engine(database_url(Settings()))
+def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply the pending migrations."""
+    engine = create_engine(database_url(settings))
     try:
         applied = upgrade(engine)
     finally:
@@ -36,10 +38,11 @@ def run_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_start(args: argparse.Namespace) -> int:
+def run_start(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the embedded server and leave it running; print how to reach it."""
     from pipelines.demo import DEMO_DATABASE
 
-    server = embedded_server(Settings(), keep_running=True)
+    server = embedded_server(settings, keep_running=True)
     print(f"embedded PostgreSQL running in {server.data_dir}")
     print(f"IGI_DATABASE_URL={server.url()}")
     print(f"psql: {server.psql_command()}")
@@ -51,12 +54,13 @@ def run_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_stop(args: argparse.Namespace) -> int:
-    data_dir = Settings().ss_igi_home / "pgdata"
+def run_stop(args: argparse.Namespace, settings: Settings) -> int:
+    """Stop the embedded server, if it runs."""
+    data_dir = settings.ss_igi_home / "pgdata"
     if not EmbeddedPostgres(data_dir).is_running():
         print(f"embedded PostgreSQL in {data_dir} is not running")
         return 0
-    server = embedded_server(Settings(), keep_running=True)
+    server = embedded_server(settings, keep_running=True)
     server.stop()
     print(f"embedded PostgreSQL in {server.data_dir} stopped")
     return 0

@@ -9,6 +9,7 @@ from pipelines.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``ss-igi demo``."""
     parser = sub.add_parser(
         "demo", help="run the demo: simulator, embedded database, reconcile, provision, reconcile again"
     )
@@ -18,8 +19,9 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the demo."""
     from pipelines.demo import run_demo
 
-    run_demo(Settings(), scale=args.scale, seed=args.seed)
+    run_demo(settings, scale=args.scale, seed=args.seed)
     return 0

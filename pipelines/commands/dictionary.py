@@ -13,6 +13,7 @@ from pipelines.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``ss-igi dictionary``."""
     parser = sub.add_parser(
         "dictionary", help="write the data dictionary (docs/data-dictionary.md) from the database's comments"
     )
@@ -23,8 +24,9 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    engine = open_database(Settings())  # migrated first: the dictionary describes the current sql/
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the data dictionary, or with --check say whether it is current."""
+    engine = open_database(settings)  # migrated first: the dictionary describes the current sql/
     try:
         if args.check:
             current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""

@@ -12,10 +12,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.commands._prefect_api import prefect_api_configured
 from pipelines.failures import CommandFailed
+from pipelines.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``ss-igi provision``."""
     parser = sub.add_parser("provision", help="execute IGI's pending provisioning requests on Secret Server")
     parser.add_argument("--batch-size", type=int, help="requests claimed per batch (SS_IGI_PROVISION_BATCH_SIZE)")
     parser.add_argument("--lease-seconds", type=float, help="claim lease (SS_IGI_PROVISION_LEASE_SECONDS)")
@@ -27,7 +30,8 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the workers (as a flow run when a Prefect API is configured), then print the totals."""
     from pipelines.logs import quiet_console
     from pipelines.progress import ProvisionProgress, TerminalView, terminal_wanted
     from pipelines.provision import provision, provision_with_settings
@@ -42,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     # Prefect server is started (it would cost seconds, and outlive this process if it were killed).
     try:
         if prefect_api_configured():
-            totals = provision(**params, progress=progress)
+            totals = provision(**params, progress=progress, settings=settings)
         else:
-            totals = provision_with_settings(**params, progress=progress).as_dict()
+            totals = provision_with_settings(**params, progress=progress, settings=settings).as_dict()
     finally:
         progress.finish()
     print_summary(totals)
@@ -53,14 +57,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def prefect_api_configured() -> bool:
-    """True when a Prefect API (PREFECT_API_URL, or the active profile's) is set for flow runs to report to."""
-    from prefect.settings import get_current_settings
-
-    return bool(get_current_settings().api.url)
-
-
 def print_summary(totals: dict[str, Any], console: Console | None = None) -> None:
+    """The totals as a one-row table: processed, succeeded, failed, retried."""
     table = Table(title="ss-igi provision")
     for column in ("processed", "succeeded", "failed", "retried"):
         table.add_column(column.capitalize(), justify="right")

@@ -17,17 +17,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.commands._render import print_json, when
+from pipelines.commands._render import add_listing, print_json, when
+from pipelines.settings import Settings
 
 STATE_NAMES = {1: "pending", 2: "success", 3: "error"}
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("queue", help="the provisioning queue: counts, pending and failed requests; retry, cancel")
-    parser.add_argument("--limit", type=int, default=50, metavar="N", help="requests listed (default 50)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.set_defaults(run=run_show)
-    queue_sub = parser.add_subparsers(dest="queue_command", metavar="{retry,cancel}")
+    """Register ``ss-igi queue`` with retry and cancel."""
+    queue_sub = add_listing(sub, "queue", "the provisioning queue: counts, pending and failed requests; retry, "
+                            "cancel", limit=50, limit_help="requests listed (default 50)",
+                            json_help="print JSON instead of tables", run=run_show, actions="{retry,cancel}")
     retry = queue_sub.add_parser("retry", help="put failed requests back in the queue, or make waiting ones due now")
     retry.add_argument("event_ids", type=int, nargs="+", metavar="ID")
     retry.set_defaults(run=run_retry)
@@ -36,17 +36,12 @@ def add_parser(sub: Any) -> None:
     cancel.set_defaults(run=run_cancel)
 
 
-def _open() -> Any:
-    from pipelines.database import open_current_database
-    from pipelines.settings import Settings
-
-    return open_current_database(Settings())
-
-
-def run_show(args: argparse.Namespace) -> int:
+def run_show(args: argparse.Namespace, settings: Settings) -> int:
+    """List the counts per state and the pending and failed requests."""
     from connectors.igi.queue import list_requests, queue_counts
+    from pipelines.database import open_current_database
 
-    engine = _open()
+    engine = open_current_database(settings)
     try:
         counts = queue_counts(engine)
         requests = list_requests(engine, limit=args.limit)
@@ -111,11 +106,12 @@ def _note(action: str) -> str:
     return f"{stamp} {action} by {user}@{socket.gethostname()} (ss-igi queue)"
 
 
-def _act(args: argparse.Namespace, action: str, done: str) -> int:
+def _act(args: argparse.Namespace, settings: Settings, action: str, done: str) -> int:
     from connectors.igi import queue
+    from pipelines.database import open_current_database
 
     act = queue.retry_requests if action == "retry" else queue.cancel_requests
-    engine = _open()
+    engine = open_current_database(settings)
     try:
         results = act(engine, args.event_ids, _note(done))
     finally:
@@ -130,9 +126,11 @@ def _act(args: argparse.Namespace, action: str, done: str) -> int:
     return 0
 
 
-def run_retry(args: argparse.Namespace) -> int:
-    return _act(args, "retry", "retried")
+def run_retry(args: argparse.Namespace, settings: Settings) -> int:
+    """Put the given requests back in the queue (or make waiting ones due now)."""
+    return _act(args, settings, "retry", "retried")
 
 
-def run_cancel(args: argparse.Namespace) -> int:
-    return _act(args, "cancel", "cancelled")
+def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """End the given pending requests."""
+    return _act(args, settings, "cancel", "cancelled")

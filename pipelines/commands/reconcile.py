@@ -4,13 +4,17 @@ The summary table is printed first in every case; the exit status follows the ru
 history): 0 succeeded, 3 partial (merged, some removals withheld: a warning), 1 failed or aborted (staging
 unchanged), each non-zero one with a one-line reason on stderr. A dry run previews: it reports a safety limit
 that a real run would stop on as a warning and exits 0.
+
+With a Prefect API configured (PREFECT_API_URL, or the active profile's), the run is a flow run that the API
+records; so it is with SS_IGI_DASK_ADDRESS, whose fan-out needs Prefect's task runner. Otherwise the flow's code
+runs in this process and no Prefect server is started: it would cost seconds, most of a small tenant's run.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +29,12 @@ from connectors.igi.limits import (
     DEFAULT_PERCENT_FLOOR,
 )
 from connectors.igi.staging import PREVIEW_PER_ENTITY
+from pipelines.commands._prefect_api import prefect_api_configured
 from pipelines.failures import CommandFailed
+from pipelines.settings import Settings
+
+if TYPE_CHECKING:
+    from pipelines.progress import ExtractProgress
 
 STAT_COLUMNS = ("scanned", "added", "changed", "removed", "unchanged", "rejected")
 
@@ -39,6 +48,7 @@ def _entities(text: str) -> list[str]:
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``ss-igi reconcile``."""
     parser = sub.add_parser("reconcile", help="reconcile Secret Server into IGI staging",
                             description="Extract users, groups, memberships, folders, secrets and permissions "
                                         "from Secret Server and load the differences into IGI staging. "
@@ -77,35 +87,61 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one reconciliation, print its summary; the exit status follows the run's status."""
     from pipelines.logs import quiet_console
     from pipelines.progress import ExtractProgress, TerminalView, terminal_wanted
-    from pipelines.reconcile import EXIT_CODES, ReconciliationError, reconcile
+    from pipelines.reconcile import EXIT_CODES
 
+    run_here = not (prefect_api_configured() or settings.ss_igi_dask_address)
+    if not run_here:  # importing Prefect sets up its logging; the console is quieted after that
+        import pipelines.reconcile_flow  # noqa: F401
     quiet_console(args.verbose)
     removals_off = args.no_removal_limits
+    parameters: dict[str, Any] = {
+        "entities": args.entities, "dry_run": args.dry_run,
+        "max_removals": None if removals_off else args.max_removals,
+        "max_removal_percent": None if removals_off else args.max_removal_percent,
+        "max_change_percent": args.max_change_percent, "max_events": args.max_events,
+        "max_event_percent": args.max_event_percent, "percent_floor": args.percent_floor,
+        "allow_mass_change": args.allow_mass_change, "reemit_events": args.reemit_events,
+    }
     terminal = [TerminalView()] if terminal_wanted(args.quiet) else []
     try:
-        summary = reconcile(
-            entities=args.entities, dry_run=args.dry_run,
-            max_removals=None if removals_off else args.max_removals,
-            max_removal_percent=None if removals_off else args.max_removal_percent,
-            max_change_percent=args.max_change_percent, max_events=args.max_events,
-            max_event_percent=args.max_event_percent, percent_floor=args.percent_floor,
-            allow_mass_change=args.allow_mass_change, reemit_events=args.reemit_events,
-            progress=ExtractProgress(terminal),
-        )
-    except ReconciliationError as exc:
-        print_summary(exc.summary.as_dict())
-        raise CommandFailed(exc.summary.reason()) from None
+        if run_here:
+            summary = _reconcile_here(settings, parameters, ExtractProgress(terminal))
+        else:
+            summary = _reconcile_as_flow_run(settings, parameters, ExtractProgress(terminal))
     finally:
         for view in terminal:
             view.close()
     print_summary(summary)
+    if summary["status"] in ("failed", "aborted"):
+        raise CommandFailed(summary["reason"])
     code = EXIT_CODES[summary["status"]]
     if code:
         print(f"ss-igi reconcile: {summary['reason']}", file=sys.stderr)
     return code
+
+
+def _reconcile_here(settings: Settings, parameters: dict[str, Any], progress: ExtractProgress) -> dict[str, Any]:
+    """The run in this process: no Prefect API to report to, so no Prefect at all (the run history is in
+    ss_staging.reconciliation_runs either way)."""
+    from pipelines.reconcile import reconcile_with_settings
+
+    return reconcile_with_settings(settings, progress=progress, **parameters).as_dict()
+
+
+def _reconcile_as_flow_run(settings: Settings, parameters: dict[str, Any],
+                           progress: ExtractProgress) -> dict[str, Any]:
+    """The run as a flow run that the Prefect API records (and that Dask's task runner needs)."""
+    from pipelines.reconcile import ReconciliationError
+    from pipelines.reconcile_flow import reconcile
+
+    try:
+        return reconcile(**parameters, progress=progress, settings=settings)
+    except ReconciliationError as exc:
+        return exc.summary.as_dict()
 
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:

@@ -51,6 +51,7 @@ def parse_operation(text: str) -> Operation:
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``ss-igi request``."""
     parser = sub.add_parser(
         "request", help="enqueue a provisioning request by hand",
         description="Enqueue one provisioning request in igi.event_out; `ss-igi provision` executes it.",
@@ -109,7 +110,8 @@ def _password(args: argparse.Namespace) -> str:
     return password
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate the request, ask for its password if it needs one, enqueue it and say so."""
     from pipelines.database import open_database
 
     op: Operation = args.operation
@@ -130,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
                           else None})
     except InvalidRequest as invalid:
         raise ValueError(invalid.reason) from None
-    settings = Settings()
     if needs_password:
         box = PasswordBox.from_settings(settings)
         box.check_can_seal()

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.commands._render import duration, print_json, when
+from pipelines.commands._render import add_listing, duration, print_json, when
+from pipelines.settings import Settings
 
 CHANGE_COLUMNS = ("added", "changed", "removed", "rejected")
 STAT_COLUMNS = ("scanned", "added", "changed", "removed", "unchanged", "rejected")
@@ -20,23 +21,15 @@ STATUS_STYLE = {"succeeded": "green", "partial": "yellow", "running": "cyan"}
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("runs", help="the reconciliation run history (ss-igi runs show ID: one run)")
-    parser.add_argument("--limit", type=int, default=10, metavar="N", help="the last N runs (default 10)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(run=run_list)
-    runs_sub = parser.add_subparsers(dest="runs_command", metavar="show")
+    """Register ``ss-igi runs`` and ``runs show``."""
+    runs_sub = add_listing(sub, "runs", "the reconciliation run history (ss-igi runs show ID: one run)", limit=10,
+                           limit_help="the last N runs (default 10)", json_help="print JSON instead of a table",
+                           run=run_list, actions="show")
     show = runs_sub.add_parser("show", help="one run: counts, rejects, change log per entity")
     show.add_argument("run_id", type=int, metavar="ID")
     show.add_argument("--rejects", type=int, default=50, metavar="N", help="rejects listed (default 50)")
     show.add_argument("--json", action="store_true", help="print JSON instead of tables")
     show.set_defaults(run=run_show)
-
-
-def _open() -> Any:
-    from pipelines.database import open_current_database
-    from pipelines.settings import Settings
-
-    return open_current_database(Settings())
 
 
 def _seconds(run: dict[str, Any]) -> float | None:
@@ -45,10 +38,12 @@ def _seconds(run: dict[str, Any]) -> float | None:
     return (run["finished_at"] - run["started_at"]).total_seconds()
 
 
-def run_list(args: argparse.Namespace) -> int:
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List the last runs."""
     from connectors.igi.runs import list_runs
+    from pipelines.database import open_current_database
 
-    engine = _open()
+    engine = open_current_database(settings)
     try:
         runs = list_runs(engine, args.limit)
     finally:
@@ -96,10 +91,12 @@ def print_runs(runs: list[dict[str, Any]], console: Console | None = None) -> No
     out.print(table)
 
 
-def run_show(args: argparse.Namespace) -> int:
+def run_show(args: argparse.Namespace, settings: Settings) -> int:
+    """Show one run."""
     from connectors.igi.runs import read_run
+    from pipelines.database import open_current_database
 
-    engine = _open()
+    engine = open_current_database(settings)
     try:
         run = read_run(engine, args.run_id, reject_limit=args.rejects)
     finally:

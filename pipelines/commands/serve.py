@@ -1,16 +1,22 @@
 """`ss-igi serve`: serve the reconcile and provision flows on this host (``prefect.serve``): a nightly reconcile
-and provisioning every minute, until interrupted. Needs a Prefect API (PREFECT_API_URL) to take runs from."""
+and provisioning every minute, until interrupted. Needs a Prefect API (PREFECT_API_URL) to take runs from. The
+served runs are processes of their own that read their settings from the environment, as a deployment's runs do:
+the global setting flags cannot reach them, so serve refuses them rather than ignore them."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any, cast
 
+from pipelines.failures import CommandFailed
+from pipelines.settings import Settings
+
 DEFAULT_RECONCILE_CRON = "0 2 * * *"
 DEFAULT_PROVISION_INTERVAL_S = 60
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``ss-igi serve``."""
     parser = sub.add_parser("serve", help="serve the reconcile and provision deployments on this host")
     parser.add_argument(
         "--reconcile-cron", default=DEFAULT_RECONCILE_CRON, help=f"cron (UTC) (default {DEFAULT_RECONCILE_CRON!r})"
@@ -25,12 +31,16 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve both deployments until interrupted."""
+    if settings != Settings():  # a global flag changed a setting
+        raise CommandFailed("served flow runs read their settings from the environment; set the variables "
+                            "(README: Configuration) instead of the global flags")
     from prefect import serve
     from prefect.deployments.runner import RunnerDeployment
 
     from pipelines.provision import provision
-    from pipelines.reconcile import reconcile
+    from pipelines.reconcile_flow import reconcile
 
     # Names of their own, so that served deployments never take over the work-pool ones of prefect.yaml.
     # In a synchronous caller to_deployment() returns the deployment itself, not a coroutine.

@@ -13,6 +13,7 @@ SETTINGS = [
 
 @pytest.fixture
 def ops_env(monkeypatch, simulator, igi_database_url, tmp_path) -> dict[str, str]:
+    """The settings exported for the simulator and a fresh database (other ss-igi settings cleared)."""
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     values = {

@@ -60,3 +60,17 @@ def test_command_line_flags_override_the_environment(ops_env, monkeypatch, capsy
     assert main(["--secret-server-url", ops_env["SECRET_SERVER_URL"],
                  "--database-url", ops_env["IGI_DATABASE_URL"], "check"]) == 0
     assert capsys.readouterr().out.count("OK") == 2
+
+
+
+def test_command_line_flags_leave_the_environment_as_it_was(ops_env, monkeypatch, capsys):
+    import os
+
+    monkeypatch.setenv("SECRET_SERVER_URL", "http://127.0.0.1:1/SecretServer")
+    monkeypatch.setenv("IGI_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    assert main(["--secret-server-url", ops_env["SECRET_SERVER_URL"],
+                 "--database-url", ops_env["IGI_DATABASE_URL"], "check"]) == 0
+    capsys.readouterr()
+    # The flags are arguments of this command's settings, not variables that later code would find.
+    assert os.environ["SECRET_SERVER_URL"] == "http://127.0.0.1:1/SecretServer"
+    assert os.environ["IGI_DATABASE_URL"] == "postgresql+psycopg://nobody@127.0.0.1:1/nowhere"

@@ -27,6 +27,7 @@ WRONG_PASSWORD = "Wr0ng-Passw0rd!"
 
 
 def ss_igi(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the console script with ``env`` as its only settings, 80 columns wide."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_SERVER_", "IGI_DATABASE"))}
     full.update(env, COLUMNS="80")
     return subprocess.run([SS_IGI, *args], env=full, capture_output=True, text=True, timeout=300)

@@ -9,7 +9,8 @@ import re
 from rich.console import Console
 
 from pipelines.progress import ExtractProgress, TerminalView, terminal_wanted
-from pipelines.reconcile import reconcile, run_reconcile
+from pipelines.reconcile import run_reconcile
+from pipelines.reconcile_flow import reconcile
 from simulator.faults import Faults
 from tests.reconcile.helpers import make_client
 

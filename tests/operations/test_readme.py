@@ -113,6 +113,7 @@ class Placeholders:
         self.values["42"] = str(own["id"])
 
     def fill(self, args: tuple[str, ...]) -> list[str]:
+        """The arguments with the README's example names replaced."""
         return [self.values.get(arg, arg) for arg in args]
 
 

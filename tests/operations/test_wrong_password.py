@@ -15,6 +15,7 @@ WRONG = "Wr0ng-Passw0rd!"
 
 @pytest.fixture
 def wrong_password(ops_env, monkeypatch, simulator):
+    """The settings with a password the simulator refuses; its request log cleared."""
     monkeypatch.setenv("SECRET_SERVER_PASSWORD", WRONG)
     simulator.clear_log()
     return simulator

@@ -7,7 +7,7 @@ import asyncio
 
 from prefect_dask import DaskTaskRunner
 
-from pipelines.reconcile import DASK_ADDRESS_SETTING, reconcile
+from pipelines.reconcile_flow import DASK_ADDRESS_SETTING, reconcile
 from tests.reconcile.helpers import staging, truth
 
 

@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.cli import main
-from pipelines.reconcile import ReconciliationError, reconcile
+from pipelines.reconcile import ReconciliationError
+from pipelines.reconcile_flow import reconcile
 from tests.reconcile.helpers import run_row, staging, truth
 
 

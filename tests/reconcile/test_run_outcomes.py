@@ -21,7 +21,8 @@ from prefect_dask import DaskTaskRunner
 from connectors.igi.runs import mark_abandoned
 from pipelines.check import check_database
 from pipelines.cli import main
-from pipelines.reconcile import DASK_ADDRESS_SETTING, reconcile, run_reconcile
+from pipelines.reconcile import run_reconcile
+from pipelines.reconcile_flow import DASK_ADDRESS_SETTING, reconcile
 from pipelines.settings import Settings
 from simulator.faults import Faults
 from tests.reconcile.helpers import account_code, events_of, full_dump, run_row, staging, truth
