@@ -53,6 +53,7 @@ def minimum_plan(org: Any, cap: int) -> Plan:
 
 
 def data_counts(org: Any) -> dict[str, int]:
+    """How many objects of each reconciled entity the simulator's organization holds."""
     return {
         "users": len(org.users()), "groups": len(org.groups()), "group_members": len(org.group_members()),
         "folders": len(org.folders()), "folder_permissions": len(org.folder_permissions()),
@@ -72,6 +73,7 @@ class ProvisionWorld:
 
 
 def build_provision_world(existing: int) -> tuple[Any, ProvisionWorld]:
+    """An organization for the provisioning benchmark: ``existing`` accounts, each with a group of its own."""
     from simulator.state import Organization
 
     org = Organization()
@@ -134,6 +136,8 @@ def _serve(conn: Any, kind: str, options: dict[str, Any]) -> None:
 
 
 class SimulatorProcess:
+    """A simulator serving from a process of its own (so it does not share the measured process's GIL)."""
+
     def __init__(self, kind: str, **options: Any) -> None:
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
@@ -145,13 +149,16 @@ class SimulatorProcess:
 
     @property
     def pid(self) -> int | None:
+        """The simulator process's id."""
         return self._process.pid
 
     def ask(self, command: str) -> Any:
+        """Send the simulator process a command and return its answer."""
         self._conn.send(command)
         return self._conn.recv()
 
     def stop(self) -> None:
+        """Stop the simulator process (terminated if it does not stop within 10 s)."""
         if self._process.is_alive():
             with contextlib.suppress(BrokenPipeError, OSError):
                 self._conn.send("stop")
