@@ -154,7 +154,7 @@ def _reconcile(settings: Settings) -> dict[str, Any]:
 
 
 def _provision(settings: Settings) -> dict[str, Any]:
-    from pipelines.provision import provision
+    from pipelines.provision_flow import provision
 
     return provision(workers=2, settings=settings)
 

@@ -5,7 +5,8 @@ reason), execute it (pipelines/executors.py) while a heartbeat renews the claim 
 outcome back (and staging, in the same transaction) only while the claim is still held, and repeat until
 nothing is due and no other worker holds a request. It takes its engine, client and password box as arguments,
 so tests run several workers in threads or processes. `provision_with_settings` wires settings into ``workers``
-of them side by side; the Prefect flow `provision` runs that and publishes a table artifact.
+of them side by side; the Prefect flow `provision` (pipelines/provision_flow.py) runs that and publishes a table
+artifact. This module does not import Prefect, so the command line runs the workers without paying for it.
 
 Failure classes: 429, 5xx and network trouble are transient (back to pending, exponential
 backoff or the server's Retry-After, whichever is longer; state 3 after ``max_attempts``); 4xx answers, unknown
@@ -28,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from prefect import flow, get_run_logger
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi import provisioning_staging, queue
@@ -38,7 +38,7 @@ from pipelines.claims import HeldClaims
 from pipelines.executors import Executor
 from pipelines.outcomes import LostClaim, Outcome, PermanentFailure, ProvisionSummary, RequestResult
 from pipelines.passwords import PasswordBox, PasswordError
-from pipelines.progress import ProvisionProgress, artifact_view
+from pipelines.progress import ProvisionProgress
 from pipelines.settings import Settings
 
 log = logging.getLogger("ss_igi.provision")
@@ -291,57 +291,11 @@ def provision_with_settings(
         engine.dispose()
 
 
-# The flow's parameters are its schema for deployments and the Prefect UI, so it spells out the same parameters as
-# provision_with_settings (which runs without Prefect) rather than taking them in a bundle.
-@flow(name="provision", log_prints=False)
-def provision(
-    batch_size: int | None = None,
-    lease_seconds: float | None = None,
-    max_attempts: int | None = None,
-    workers: int = 1,
-    max_batches: int | None = None,
-    progress: Any = None,
-    settings: Any = None,
-) -> dict[str, Any]:
-    """Execute IGI's pending provisioning requests on Secret Server; parameters default to the settings
-    (SS_IGI_PROVISION_*); ``progress``: a `ProvisionProgress` for in-process callers (the flow always adds its
-    progress artifact); ``settings``: a `Settings` from an in-process caller (default: the environment's).
-    Returns the summary: processed, succeeded, failed, retried."""
-    observer = progress if isinstance(progress, ProvisionProgress) else ProvisionProgress()
-    view = artifact_view("provision-progress")
-    if view is not None:
-        observer.add_view(view)
-    try:
-        summary = provision_with_settings(batch_size, lease_seconds, max_attempts, workers, max_batches, observer,
-                                          settings)
-    finally:
-        observer.finish()
-    publish_artifact(summary)
-    get_run_logger().info("provision: %s", summary.as_dict())
-    return summary.as_dict()
-
-
-def publish_artifact(summary: ProvisionSummary) -> None:
-    """A Prefect table artifact: one row per request outcome (capped), totals in the description."""
-    from prefect.artifacts import create_table_artifact
-
-    rows = [{"event_id": r.event_id, "operation": r.operation, "code": r.code, "result": r.result,
-             "trace": r.trace} for r in sorted(summary.results, key=lambda r: r.event_id)[:1000]]
-    totals = summary.as_dict()
-    create_table_artifact(
-        key="provision-summary",
-        table=rows or [{"event_id": None, "operation": None, "code": None, "result": "nothing due", "trace": ""}],
-        description=(f"processed {totals['processed']}: succeeded {totals['succeeded']}, failed {totals['failed']}, "
-                     f"retried {totals['retried']}"),
-    )
-
-
 __all__ = [
     "Operation",
     "ProvisionOptions",
     "ProvisionSummary",
     "classify",
-    "provision",
     "provision_with_settings",
     "run_provisioning",
     "run_workers",

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the workers (as a flow run when a Prefect API is configured), then print the totals."""
     from pipelines.logs import quiet_console
     from pipelines.progress import ProvisionProgress, TerminalView, terminal_wanted
-    from pipelines.provision import provision, provision_with_settings
+    from pipelines.provision import provision_with_settings
 
     quiet_console(args.verbose)
 
@@ -46,6 +46,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # Prefect server is started (it would cost seconds, and outlive this process if it were killed).
     try:
         if prefect_api_configured():
+            from pipelines.provision_flow import provision
+
             totals = provision(**params, progress=progress, settings=settings)
         else:
             totals = provision_with_settings(**params, progress=progress, settings=settings).as_dict()

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from prefect import serve
     from prefect.deployments.runner import RunnerDeployment
 
-    from pipelines.provision import provision
+    from pipelines.provision_flow import provision
     from pipelines.reconcile_flow import reconcile
 
     # Names of their own, so that served deployments never take over the work-pool ones of prefect.yaml.

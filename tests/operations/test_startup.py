@@ -32,3 +32,18 @@ def test_reconcile_without_a_prefect_api_starts_no_prefect_server(ops_env, igi_e
     # The temporary server keeps its database (prefect.db) in PREFECT_HOME; nothing of Prefect's was written.
     assert not prefect_home.exists() or not any(prefect_home.iterdir()), list(prefect_home.iterdir())
 
+
+
+def test_the_command_lines_in_process_paths_do_not_import_prefect():
+    """Importing Prefect costs about 2 s: the commands' in-process paths (the reconcile and the provisioning
+    workers, with their database and client) must not pay for it; only the flow modules import it."""
+    code = ("import sys\n"
+            "import pipelines.cli, pipelines.commands.reconcile, pipelines.commands.provision\n"
+            "import pipelines.reconcile, pipelines.provision, pipelines.database, pipelines.secret_server\n"
+            "print('prefect' in sys.modules)\n"
+            "import pipelines.provision_flow, pipelines.reconcile_flow\n"
+            "print('prefect' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

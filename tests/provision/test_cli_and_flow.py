@@ -58,7 +58,7 @@ def test_flow_returns_totals_and_publishes_a_table_artifact(env, igi_engine, enq
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from pipelines.provision import provision
+    from pipelines.provision_flow import provision
 
     enqueue(Op.ACCOUNT_DISABLE, "alice")
     enqueue(Op.ACCOUNT_REMOVE, "alice")
