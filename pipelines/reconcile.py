@@ -6,10 +6,11 @@ client; the Prefect flow `reconcile` wires settings into it, runs one Prefect ta
 
 Extraction follows the entity declarations (connectors/igi/entities.py): users, groups, folders and secrets
 with one paged search each; memberships per group and permissions per folder / per secret that breaks
-inheritance, fanned out on the client's bounded pool. The entities are extracted side by side: the four lists
-at once, each fan-out as soon as its parent list is in. An entity whose extraction fails (after the connector's
-retries) is loaded as far as it got and never diffed for removals; so is an entity with a record rejected
-without a usable id (it may stand for any of its objects), and a relation whose parent list is incomplete.
+inheritance, fanned out on the client's bounded pool. The fan-outs run side by side with the lists: each starts
+as soon as its own parent list is in, while the lists that follow are paged. An entity whose extraction fails
+(after the connector's retries) is loaded as far as it got and never diffed for removals; so is an entity with a
+record rejected without a usable id (it may stand for any of its objects), and a relation whose parent list is
+incomplete.
 Such a run is recorded ``partial``. References are checked against this run's snapshot of the referenced
 entity, or against staging when that entity is out of scope (or incomplete).
 
@@ -26,7 +27,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -187,23 +188,27 @@ def _known_keys(engine: Engine, name: str, snapshots: dict[str, Normalized]) -> 
 
 def extract_all(engine: Engine, client: SecretServerReads, entities: Sequence[Entity], extract: Extract,
                 progress: ExtractProgress | None = None) -> dict[str, Normalized]:
-    """Every entity, side by side (the lists at once, a fan-out as soon as its parent list is in), then the
-    references, checked in dependency order; ``progress`` is told of each. An exception (a refused login:
-    `fatal_for_run`) stops the entities not yet started and is raised once the running ones have ended; they end
-    at their next call, since the client remembers a refused login."""
+    """Every entity, then the references, checked in dependency order; ``progress`` is told of each. The lists
+    are read one after another (one list's pages at a time on the page pool, one list's records in memory), and
+    each fan-out starts as soon as its own parent list is in, beside the lists that follow. An exception (a
+    refused login: `fatal_for_run`) stops the entities not yet started and is raised once the running ones have
+    ended; they end at their next call, since the client remembers a refused login."""
     if progress:
         progress.planned([entity.name for entity in entities])
     stop = threading.Event()
 
-    def extract_one(entity: Entity, parent: Future[Normalized | None] | None) -> Normalized | None:
+    def extract_one(entity: Entity, after: Future[Normalized | None] | None) -> Normalized | None:
+        # ``after``: a fan-out's parent list (its ids), or the list read before this one
         try:
             parent_ids: list[int] | None = None
             incomplete_parent = None
             if isinstance(entity.source, ReadPer):
-                parent_snapshot = parent.result() if parent is not None else None
-                if parent is not None and parent_snapshot is None:
+                parent_snapshot = after.result() if after is not None else None
+                if after is not None and parent_snapshot is None:
                     return None  # the parent was not extracted: the run stops
                 parent_ids, incomplete_parent = _parents(engine, entity.source, parent_snapshot)
+            elif after is not None:
+                wait([after])
             if stop.is_set():
                 return None
             if progress:
@@ -219,11 +224,14 @@ def extract_all(engine: Engine, client: SecretServerReads, entities: Sequence[En
             raise
 
     futures: dict[str, Future[Normalized | None]] = {}
+    previous_list: Future[Normalized | None] | None = None
     with ThreadPoolExecutor(len(entities) or 1, thread_name_prefix="ss-extract") as pool:
         for entity in entities:  # a parent is declared (so submitted) before its children
-            parent = futures.get(entity.source.per) if isinstance(entity.source, ReadPer) else None
+            after = futures.get(entity.source.per) if isinstance(entity.source, ReadPer) else previous_list
             # each thread runs in a copy of this context, so Prefect tasks called there belong to this flow run
-            futures[entity.name] = pool.submit(contextvars.copy_context().run, extract_one, entity, parent)
+            futures[entity.name] = pool.submit(contextvars.copy_context().run, extract_one, entity, after)
+            if isinstance(entity.source, ReadAll):
+                previous_list = futures[entity.name]
     for future in futures.values():
         if (error := future.exception()) is not None:
             raise error
