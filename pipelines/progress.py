@@ -3,8 +3,11 @@
 The work is told of an observer object and reports to it; nothing here is global. `ExtractProgress` follows a
 reconciliation: `run_reconcile` gives it the client's counters (`ClientStats`) and hangs it on the client as
 its page observer, `extract_all` says when each entity starts (with how many searches: one, or one per parent
-of a fan-out) and ends. Requests expected grow as first pages tell their ``total``. `ProvisionProgress` counts
-request outcomes against the requests that were due when the run started. Each one feeds its views:
+of a fan-out) and ends. Requests expected grow as first pages tell their ``total``. Entities are extracted side
+by side, so a page is counted for the entity its thread is `reading` (a per-thread mark set by the extraction),
+and retries and throttling, which the client counts as a whole, go to the entity that reports next.
+`ProvisionProgress` counts request outcomes against the requests that were due when the run started. Each one
+feeds its views:
 `TerminalView` (a rich live display on a console, stderr by default) and `PrefectProgressView` (updates the
 flow run's progress artifact, at most once a second).
 """
@@ -15,8 +18,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rich.console import Console
@@ -48,7 +52,6 @@ class Line:
     failed: int = 0
     finished: bool = False
     note: str = ""
-    _stats_at_start: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 class View(Protocol):
@@ -70,21 +73,25 @@ class _Observed:
         self.lines: dict[str, Line] = {}
         self.views: list[View] = list(views or [])
         self._lock = threading.Lock()
+        self._views_lock = threading.Lock()  # views are told one change at a time, in order, from any thread
 
     def add_view(self, view: View) -> None:
         """Also show the progress in ``view``."""
         self.views.append(view)
 
     def _changed(self, final: bool = False) -> None:
-        with self._lock:
-            snapshot = [Line(**{k: getattr(line, k) for k in ("name", "expected", "done", "rows", "retries",
-                                                               "throttled", "failed", "finished", "note")})
-                        for line in self.lines.values()]
-        for view in self.views:
-            try:
-                view.update(snapshot, final)
-            except Exception as exc:  # a display never fails the run it shows
-                log.debug("progress view %s failed: %s", type(view).__name__, exc)
+        if not self.views:
+            return
+        with self._views_lock:
+            with self._lock:
+                snapshot = [Line(**{k: getattr(line, k) for k in ("name", "expected", "done", "rows", "retries",
+                                                                   "throttled", "failed", "finished", "note")})
+                            for line in self.lines.values()]
+            for view in self.views:
+                try:
+                    view.update(snapshot, final)
+                except Exception as exc:  # a display never fails the run it shows
+                    log.debug("progress view %s failed: %s", type(view).__name__, exc)
 
     def close(self) -> None:
         """The run is over: last update, displays stopped."""
@@ -93,31 +100,57 @@ class _Observed:
             view.close()
 
 
+_reading = threading.local()
+
+
+@contextmanager
+def reading(entity: str) -> Iterator[None]:
+    """Pages this thread reads meanwhile belong to ``entity`` (entities are extracted side by side)."""
+    previous = getattr(_reading, "entity", None)
+    _reading.entity = entity
+    try:
+        yield
+    finally:
+        _reading.entity = previous
+
+
 class ExtractProgress(_Observed):
     """Observer of a reconciliation's extraction (see module doc)."""
 
     def __init__(self, views: Sequence[View] | None = None) -> None:
         super().__init__(views)
         self._stats: Callable[[], dict[str, int]] = dict
-        self._current: Line | None = None
+        self._seen: dict[str, int] = {}  # the client's counters when last given to a line
+        self._order: list[str] = []
+        self._current: Line | None = None  # the entity last started: pages read outside `reading` count there
 
     def attach(self, stats: ClientStats) -> None:
         """Read retries and throttling from the client's counters."""
         self._stats = stats.as_dict
+        self._seen = stats.as_dict()
+
+    def planned(self, entities: Sequence[str]) -> None:
+        """The entities about to be extracted, in the order their lines are shown (they may start in any order)."""
+        with self._lock:
+            self._order = list(entities)
 
     def entity_started(self, entity: str, searches: int) -> None:
         """An entity's extraction begins: ``searches`` paged searches (one, or one per parent of a fan-out)."""
         with self._lock:
-            line = Line(entity, expected=searches, _stats_at_start=self._stats())
+            if not any(not line.finished for line in self.lines.values()):
+                self._seen = self._stats()  # nothing was running: what the client counted since belongs to no one
+            line = Line(entity, expected=searches)
             self.lines[entity] = line
+            rank = {name: i for i, name in enumerate(self._order)}
+            self.lines = dict(sorted(self.lines.items(), key=lambda item: rank.get(item[0], len(rank))))
             self._current = line
         self._changed()
 
     def page_read(self, skip: int, total: int | None, records: int) -> None:
-        """A page was read (from any fan-out thread): one request done, ``records`` rows more."""
+        """A page was read (from any thread): one request done, ``records`` rows more."""
         with self._lock:
-            line = self._current
-            if line is None:
+            line = self.lines.get(getattr(_reading, "entity", None) or "") or self._current
+            if line is None or line.finished:
                 return
             line.done += 1
             line.rows += records
@@ -134,13 +167,15 @@ class ExtractProgress(_Observed):
             line.rows, line.finished, line.expected = rows, True, line.done
             line.note = "" if complete else "incomplete"
             self._count_retries(line)
-            self._current = None
+            if self._current is line:
+                self._current = None
         self._changed()
 
     def _count_retries(self, line: Line) -> None:
         now = self._stats()
-        line.retries = now.get("retries", 0) - line._stats_at_start.get("retries", 0)
-        line.throttled = now.get("throttled", 0) - line._stats_at_start.get("throttled", 0)
+        line.retries += now.get("retries", 0) - self._seen.get("retries", 0)
+        line.throttled += now.get("throttled", 0) - self._seen.get("throttled", 0)
+        self._seen = now
 
 
 class ProvisionProgress(_Observed):

@@ -7,9 +7,11 @@ publishes a table artifact and returns the summary; this module does not import 
 
 Extraction follows the entity declarations (connectors/igi/entities.py): users, groups, folders and secrets
 with one paged search each; memberships per group and permissions per folder / per secret that breaks
-inheritance, fanned out on the client's bounded pool. An entity whose extraction fails (after the connector's
-retries) is loaded as far as it got and never diffed for removals; so is an entity with a record rejected
-without a usable id (it may stand for any of its objects), and a relation whose parent list is incomplete.
+inheritance, fanned out on the client's bounded pool. The fan-outs run side by side with the lists: each starts
+as soon as its own parent list is in, while the lists that follow are paged. An entity whose extraction fails
+(after the connector's retries) is loaded as far as it got and never diffed for removals; so is an entity with a
+record rejected without a usable id (it may stand for any of its objects), and a relation whose parent list is
+incomplete.
 Such a run is recorded ``partial``. References are checked against this run's snapshot of the referenced
 entity, or against staging when that entity is out of scope (or incomplete).
 
@@ -20,8 +22,11 @@ failed and aborted 1 / Failed (staging unchanged). abandoned is set later, by a 
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,7 +49,7 @@ from connectors.igi.runs import RunHandle, hold_run, mark_abandoned, merged_stat
 from connectors.igi.staging import MergeOptions, fail_run, load_run, record_run
 from connectors.secret_server.protocols import SecretServerReads
 from pipelines.failures import explain, fatal_for_run
-from pipelines.progress import ExtractProgress
+from pipelines.progress import ExtractProgress, reading
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,11 +125,17 @@ def extract_entity(client: SecretServerReads, entity_name: str, parent_ids: list
     source = entity.source
     try:
         if isinstance(source, ReadAll):
-            normalizer.add_all(source.read(client))
+            with reading(entity_name):
+                normalizer.add_all(source.read(client))
         else:
             parent_field = entity.column(entity.parent_column).source  # groupId, folderId, secretId
             read = source.read
-            for parent_id, records in client.fan_out(lambda parent: read(client, parent), parent_ids or []):
+
+            def read_one(parent: int) -> list[Any]:  # drained here, on the fan-out thread, for the progress
+                with reading(entity_name):
+                    return list(read(client, parent))
+
+            for parent_id, records in client.fan_out(read_one, parent_ids or []):
                 for record in records:
                     if isinstance(record, dict) and record.get(parent_field) is None:
                         record = {**record, parent_field: parent_id}
@@ -149,11 +160,11 @@ def _staging_keys(engine: Engine, entity: Entity, when: tuple[str, Any] | None =
         return {int(v) for v in conn.execute(sa.text(sql), params).scalars()}
 
 
-def _parents(engine: Engine, source: ReadPer, snapshots: dict[str, Normalized]) -> tuple[list[int], str | None]:
-    """Ids to fan out over, and why the list is incomplete (None when complete)."""
+def _parents(engine: Engine, source: ReadPer, snap: Normalized | None) -> tuple[list[int], str | None]:
+    """Ids to fan out over, from this run's snapshot of the parent entity (None: out of scope, so staging's),
+    and why the list is incomplete (None when complete)."""
     parent = ENTITIES[source.per]
     when = source.per_when
-    snap = snapshots.get(parent.name)
     if snap is None:
         return sorted(_staging_keys(engine, parent, when)), None
     frame = snap.frame if when is None else snap.frame[(snap.frame[when[0]] == when[1]).fillna(False)]
@@ -175,23 +186,54 @@ def _known_keys(engine: Engine, name: str, snapshots: dict[str, Normalized]) -> 
 
 def extract_all(engine: Engine, client: SecretServerReads, entities: Sequence[Entity], extract: Extract,
                 progress: ExtractProgress | None = None) -> dict[str, Normalized]:
-    """Every entity in order (a fan-out after its parent), references checked; ``progress`` is told of each."""
-    snapshots: dict[str, Normalized] = {}
-    for entity in entities:
-        if isinstance(entity.source, ReadAll):
+    """Every entity, then the references, checked in dependency order; ``progress`` is told of each. The lists
+    are read one after another (one list's pages at a time on the page pool, one list's records in memory), and
+    each fan-out starts as soon as its own parent list is in, beside the lists that follow. An exception (a
+    refused login: `fatal_for_run`) stops the entities not yet started and is raised once the running ones have
+    ended; they end at their next call, since the client remembers a refused login."""
+    if progress:
+        progress.planned([entity.name for entity in entities])
+    stop = threading.Event()
+
+    def extract_one(entity: Entity, after: Future[Normalized | None] | None) -> Normalized | None:
+        # ``after``: a fan-out's parent list (its ids), or the list read before this one
+        try:
+            parent_ids: list[int] | None = None
+            incomplete_parent = None
+            if isinstance(entity.source, ReadPer):
+                parent_snapshot = after.result() if after is not None else None
+                if after is not None and parent_snapshot is None:
+                    return None  # the parent was not extracted: the run stops
+                parent_ids, incomplete_parent = _parents(engine, entity.source, parent_snapshot)
+            elif after is not None:
+                wait([after])
+            if stop.is_set():
+                return None
             if progress:
-                progress.entity_started(entity.name, 1)
-            snapshot = extract(client, entity.name, None)
-        else:
-            parent_ids, incomplete_parent = _parents(engine, entity.source, snapshots)
-            if progress:
-                progress.entity_started(entity.name, len(parent_ids))
+                progress.entity_started(entity.name, 1 if parent_ids is None else len(parent_ids))
             snapshot = extract(client, entity.name, parent_ids)
             if incomplete_parent and snapshot.complete:
                 snapshot.complete, snapshot.error = False, incomplete_parent
-        if progress:
-            progress.entity_finished(entity.name, snapshot.scanned, snapshot.complete)
-        snapshots[entity.name] = snapshot
+            if progress:
+                progress.entity_finished(entity.name, snapshot.scanned, snapshot.complete)
+            return snapshot
+        except BaseException:
+            stop.set()
+            raise
+
+    futures: dict[str, Future[Normalized | None]] = {}
+    previous_list: Future[Normalized | None] | None = None
+    with ThreadPoolExecutor(len(entities) or 1, thread_name_prefix="ss-extract") as pool:
+        for entity in entities:  # a parent is declared (so submitted) before its children
+            after = futures.get(entity.source.per) if isinstance(entity.source, ReadPer) else previous_list
+            # each thread runs in a copy of this context, so Prefect tasks called there belong to this flow run
+            futures[entity.name] = pool.submit(contextvars.copy_context().run, extract_one, entity, after)
+            if isinstance(entity.source, ReadAll):
+                previous_list = futures[entity.name]
+    for future in futures.values():
+        if (error := future.exception()) is not None:
+            raise error
+    snapshots = {name: snapshot for name, future in futures.items() if (snapshot := future.result()) is not None}
     for snapshot in snapshots.values():  # dependency order: a referenced entity is checked first
         known = {ref.entity: _known_keys(engine, ref.entity, snapshots) for ref in snapshot.entity.references}
         check_references(snapshot, known)
