@@ -123,30 +123,31 @@ _ATTRIBUTE_ARRAY = "ARRAY[" + ", ".join(f"'{a}'" for a in ACCOUNT_ATTRIBUTES) + 
 _MODIFIED = " OR ".join(f"(d.before->'{a}') IS DISTINCT FROM (d.after->'{a}')" for a in ACCOUNT_ATTRIBUTES)
 
 # The users diff with each row's `after` (the incoming row, whose columns are exactly the entity's; none for a
-# removal), which the diff does not carry.
-_DIFF_USERS = ("(SELECT d.*, CASE WHEN d.change = 'removed' THEN NULL ELSE to_jsonb(i) END AS after "
-               "FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
+# removal), which the diff does not carry. Materialized once: inlined, every use of `after` below would build
+# the row's jsonb again (about ten times a row; scale m: 0.22 s of the events' 0.6 s).
+_DIFF_USERS = ("diff_users AS MATERIALIZED (SELECT d.*, CASE WHEN d.change = 'removed' THEN NULL "
+               "ELSE to_jsonb(i) END AS after FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
 
 ACCOUNT_EVENTS_SQL = f"""
     SELECT 1 AS phase, d.user_id, 10 AS operation, {_code_of("d.after")} AS code,
            NULL::text AS functionality_type, NULL::text AS functionality, {_attributes("d.after")} AS attributes
-    FROM {_DIFF_USERS} d WHERE d.change IN ('added', 'revived')
+    FROM diff_users d WHERE d.change IN ('added', 'revived')
     UNION ALL
     SELECT 3, d.user_id, 6, {_code_of("d.after")}, NULL, NULL, {_attributes("d.after")}
-    FROM {_DIFF_USERS} d WHERE d.change IN ('added', 'revived') AND NOT (d.after->>'enabled')::boolean
+    FROM diff_users d WHERE d.change IN ('added', 'revived') AND NOT (d.after->>'enabled')::boolean
     UNION ALL
     SELECT 2, d.user_id, 9, {_code_of("d.before")}, NULL, NULL,
            {_attributes("d.after")} || jsonb_build_object('previous', (
                SELECT jsonb_object_agg(a, d.before->a) FROM unnest({_ATTRIBUTE_ARRAY}) AS a
                WHERE (d.before->a) IS DISTINCT FROM (d.after->a)))
-    FROM {_DIFF_USERS} d WHERE d.change = 'changed' AND ({_MODIFIED})
+    FROM diff_users d WHERE d.change = 'changed' AND ({_MODIFIED})
     UNION ALL
     SELECT 3, d.user_id, CASE WHEN (d.after->>'enabled')::boolean THEN 7 ELSE 6 END, {_code_of("d.after")},
            NULL, NULL, {_attributes("d.after")}
-    FROM {_DIFF_USERS} d WHERE d.change = 'changed' AND (d.before->'enabled') IS DISTINCT FROM (d.after->'enabled')
+    FROM diff_users d WHERE d.change = 'changed' AND (d.before->'enabled') IS DISTINCT FROM (d.after->'enabled')
     UNION ALL
     SELECT 6, d.user_id, 11, {_code_of("d.before")}, NULL, NULL, {_attributes("d.before")}
-    FROM {_DIFF_USERS} d WHERE d.change = 'removed'
+    FROM diff_users d WHERE d.change = 'removed'
 """
 
 _USERS_JSON = row_json("u", USERS)
@@ -186,8 +187,9 @@ def write_events(conn: Connection, run_id: int, *, users_diff: bool, reemit: boo
     else:
         parts = ([ACCOUNT_EVENTS_SQL] if users_diff else []) + [PERMISSION_EVENTS_SQL]
     union = " UNION ALL ".join(f"({p})" for p in parts)
+    diff_users = f"{_DIFF_USERS}, " if users_diff and not reemit else ""
     rows = conn.execute(sa.text(f"""
-        WITH inserted AS (
+        WITH {diff_users}inserted AS (
             INSERT INTO igi.event_target (run_id, code, operation, state, functionality, functionality_type,
                                           attributes)
             SELECT :run, e.code, e.operation, 1, e.functionality, e.functionality_type, e.attributes

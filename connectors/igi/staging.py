@@ -94,31 +94,34 @@ def _diff_sql(entity: Entity, *, removals: bool, run_id: int) -> str:
     # A row provisioning wrote after this run started is newer than what the run extracted: leave it alone.
     provisioned = (f"(s.last_changed_run_id IS NULL AND s.last_changed_at >= "
                    f"(SELECT started_at FROM ss_staging.reconciliation_runs WHERE run_id = {int(run_id)}))")
-    keys_i = ", ".join(f"i.{k}" for k in key)
-    keys_s = ", ".join(f"s.{k}" for k in key)
     differs = " OR ".join(f"s.{c.name} IS DISTINCT FROM i.{c.name}" for c in entity.value_columns) or "false"
     # counts toward the change limit: a column other than an operational one differs
     counts = " OR ".join(f"s.{c.name} IS DISTINCT FROM i.{c.name}"
                          for c in entity.value_columns if not c.operational) or "false"
-    sql = f"""
+    incoming = f"""(s.{k0} IS NULL OR s.deleted_at IS NOT NULL OR ({differs}))
+                   AND (s.{k0} IS NULL OR NOT {provisioned})"""
+    if not removals:
+        return f"""
         CREATE TEMP TABLE _diff_{entity.name} ON COMMIT DROP AS
         SELECT CASE WHEN s.{k0} IS NULL THEN 'added' WHEN s.deleted_at IS NOT NULL THEN 'revived'
                     ELSE 'changed' END AS change,
-               {keys_i},
+               {", ".join(f"i.{k}" for k in key)},
                CASE WHEN s.{k0} IS NULL THEN NULL ELSE {events.row_json("s", entity)} END AS before,
                ({counts}) AS counted
         FROM _in_{entity.name} i LEFT JOIN {t} s ON {_on("s", "i", key)}
-        WHERE (s.{k0} IS NULL OR s.deleted_at IS NOT NULL OR ({differs}))
-          AND (s.{k0} IS NULL OR NOT {provisioned})"""
-    if removals:
-        sql += f"""
-        UNION ALL
-        SELECT 'removed', {keys_s}, {events.row_json("s", entity)}, true
-        FROM {t} s
-        WHERE s.deleted_at IS NULL AND NOT {provisioned}
-          AND NOT EXISTS (SELECT 1 FROM _in_{entity.name} i WHERE {_on("i", "s", key)})
-          AND NOT EXISTS (SELECT 1 FROM _protect_{entity.name} p WHERE {_on("p", "s", key)})"""
-    return sql
+        WHERE {incoming}"""
+    # One pass over both tables: a staging row with no incoming row (keys are never NULL) is a removal.
+    return f"""
+        CREATE TEMP TABLE _diff_{entity.name} ON COMMIT DROP AS
+        SELECT CASE WHEN i.{k0} IS NULL THEN 'removed' WHEN s.{k0} IS NULL THEN 'added'
+                    WHEN s.deleted_at IS NOT NULL THEN 'revived' ELSE 'changed' END AS change,
+               {", ".join(f"coalesce(i.{k}, s.{k}) AS {k}" for k in key)},
+               CASE WHEN s.{k0} IS NULL THEN NULL ELSE {events.row_json("s", entity)} END AS before,
+               (i.{k0} IS NULL OR {counts}) AS counted
+        FROM _in_{entity.name} i FULL JOIN {t} s ON {_on("s", "i", key)}
+             LEFT JOIN (SELECT DISTINCT * FROM _protect_{entity.name}) p ON {_on("p", "s", key)}
+        WHERE CASE WHEN i.{k0} IS NULL THEN s.deleted_at IS NULL AND NOT {provisioned} AND p.{k0} IS NULL
+                   ELSE {incoming} END"""
 
 
 def _merge_sql(entity: Entity) -> list[str]:
@@ -193,7 +196,8 @@ def _stage_incoming(conn: Connection, snapshot: Normalized) -> None:
 # merge, change log, and the events (connectors/igi/events.py).
 def _diff(conn: Connection, entity: Entity, removals: bool, run_id: int) -> tuple[dict[str, int], int, int]:
     """Build ``_diff_<entity>``; return its row count per change, the changes that count toward the change
-    limit, and the entity's current rows in staging."""
+    limit, and the entity's current rows in staging (counted only when a limit could need them: with no removal
+    and no counted change there is nothing to compare, and an unchanged rerun skips a scan of every table)."""
     conn.exec_driver_sql(_diff_sql(entity, removals=removals, run_id=run_id))
     counts: dict[str, int] = {}
     counted = 0
@@ -202,8 +206,10 @@ def _diff(conn: Connection, entity: Entity, removals: bool, run_id: int) -> tupl
         counts[change] = n
         if change == "changed":
             counted = n_counted
-    current = conn.exec_driver_sql(
-        f"SELECT count(*) FROM ss_staging.{entity.name} WHERE deleted_at IS NULL").scalar_one()
+    current = 0
+    if counts.get("removed") or counted:
+        current = conn.exec_driver_sql(
+            f"SELECT count(*) FROM ss_staging.{entity.name} WHERE deleted_at IS NULL").scalar_one()
     return counts, counted, current
 
 
