@@ -122,28 +122,31 @@ def _attributes(j: str) -> str:
 _ATTRIBUTE_ARRAY = "ARRAY[" + ", ".join(f"'{a}'" for a in ACCOUNT_ATTRIBUTES) + "]"
 _MODIFIED = " OR ".join(f"(d.before->'{a}') IS DISTINCT FROM (d.after->'{a}')" for a in ACCOUNT_ATTRIBUTES)
 
-# The users diff with each row's `after` (the incoming row, whose columns are exactly the entity's; none for a
-# removal), which the diff does not carry. Materialized once: inlined, every use of `after` below would build
-# the row's jsonb again (about ten times a row; scale m: 0.22 s of the events' 0.6 s).
-_DIFF_USERS = ("diff_users AS MATERIALIZED (SELECT d.*, CASE WHEN d.change = 'removed' THEN NULL "
-               "ELSE to_jsonb(i) END AS after FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
+# The users diff with each row's `after` (the incoming row, whose columns are exactly the entity's, with its
+# account ``code``: what an account event carries; none for a removal), which the diff does not carry.
+# Materialized once: inlined, every use of `after` below would build the row's jsonb again (about ten times a
+# row; scale m: 0.22 s of the events' 0.6 s).
+_AFTER_CODE = account_code_sql("i.domain_name", "i.user_name")
+_DIFF_USERS = (f"diff_users AS MATERIALIZED (SELECT d.*, {_AFTER_CODE} AS after_code, "
+               f"CASE WHEN d.change = 'removed' THEN NULL ELSE to_jsonb(i) || jsonb_build_object('code', "
+               f"{_AFTER_CODE}) END AS after FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
 
 ACCOUNT_EVENTS_SQL = f"""
-    SELECT 1 AS phase, d.user_id, 10 AS operation, {_code_of("d.after")} AS code,
-           NULL::text AS functionality_type, NULL::text AS functionality, {_attributes("d.after")} AS attributes
+    SELECT 1 AS phase, d.user_id, 10 AS operation, d.after_code AS code,
+           NULL::text AS functionality_type, NULL::text AS functionality, d.after AS attributes
     FROM diff_users d WHERE d.change IN ('added', 'revived')
     UNION ALL
-    SELECT 3, d.user_id, 6, {_code_of("d.after")}, NULL, NULL, {_attributes("d.after")}
+    SELECT 3, d.user_id, 6, d.after_code, NULL, NULL, d.after
     FROM diff_users d WHERE d.change IN ('added', 'revived') AND NOT (d.after->>'enabled')::boolean
     UNION ALL
     SELECT 2, d.user_id, 9, {_code_of("d.before")}, NULL, NULL,
-           {_attributes("d.after")} || jsonb_build_object('previous', (
+           d.after || jsonb_build_object('previous', (
                SELECT jsonb_object_agg(a, d.before->a) FROM unnest({_ATTRIBUTE_ARRAY}) AS a
                WHERE (d.before->a) IS DISTINCT FROM (d.after->a)))
     FROM diff_users d WHERE d.change = 'changed' AND ({_MODIFIED})
     UNION ALL
-    SELECT 3, d.user_id, CASE WHEN (d.after->>'enabled')::boolean THEN 7 ELSE 6 END, {_code_of("d.after")},
-           NULL, NULL, {_attributes("d.after")}
+    SELECT 3, d.user_id, CASE WHEN (d.after->>'enabled')::boolean THEN 7 ELSE 6 END, d.after_code,
+           NULL, NULL, d.after
     FROM diff_users d WHERE d.change = 'changed' AND (d.before->'enabled') IS DISTINCT FROM (d.after->'enabled')
     UNION ALL
     SELECT 6, d.user_id, 11, {_code_of("d.before")}, NULL, NULL, {_attributes("d.before")}
