@@ -37,6 +37,8 @@ current user and PERMISSION_ADD for every current permission instead of the chan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -106,13 +108,58 @@ PERMISSIONS_SQL = " UNION ALL ".join([
 ])
 
 
-def snapshot_permissions(conn: Connection, table: str) -> None:
-    """Materialize the current permission set into a temp table (dropped at commit or rollback)."""
+def snapshot_permissions(conn: Connection, table: str, *, affected_only: bool = False) -> None:
+    """Materialize the current permission set into a temp table (dropped at commit or rollback); with
+    ``affected_only``, only the permissions of the users in ``_affected_users`` (see `mark_affected_users`)."""
+    where = " WHERE p.user_id IN (SELECT user_id FROM _affected_users)" if affected_only else ""
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {table} ON COMMIT DROP AS "
-        f"SELECT DISTINCT ON (user_id, functionality_type, functionality) * FROM ({PERMISSIONS_SQL}) p "
+        f"SELECT DISTINCT ON (user_id, functionality_type, functionality) * FROM ({PERMISSIONS_SQL}) p{where} "
         f"ORDER BY user_id, functionality_type, functionality, attributes::text"
     )
+
+
+def _holders_of(entity: Entity, on: Entity) -> str:
+    """The users holding a permission row of ``entity`` on an object of ``on`` that the run's diff touches."""
+    key = on.key[0]
+    return f"SELECT p.user_id FROM ss_staging.{entity.name} p JOIN _diff_{on.name} d ON d.{key} = p.{key}"
+
+
+def _users_of_rows(entity: Entity) -> str:
+    """The users of the permission rows of ``entity`` that the run's diff touches, before and after."""
+    key = entity.key[0]
+    return (f"SELECT (d.before->>'user_id')::integer FROM _diff_{entity.name} d UNION ALL "
+            f"SELECT i.user_id FROM _diff_{entity.name} d JOIN _in_{entity.name} i ON i.{key} = d.{key}")
+
+
+# Whose permission set a run can change, per entity in its diff: a permission's name and presence depend only on
+# its row, its holder (current or not) and the group, folder or secret it names.
+_AFFECTED_BY: dict[str, str] = {
+    USERS.name: "SELECT user_id FROM _diff_users",
+    GROUP_MEMBERS.name: "SELECT user_id FROM _diff_group_members",
+    FOLDER_PERMISSIONS.name: _users_of_rows(FOLDER_PERMISSIONS),
+    SECRET_PERMISSIONS.name: _users_of_rows(SECRET_PERMISSIONS),
+    GROUPS.name: _holders_of(GROUP_MEMBERS, GROUPS),
+    FOLDERS.name: _holders_of(FOLDER_PERMISSIONS, FOLDERS),
+    SECRETS.name: _holders_of(SECRET_PERMISSIONS, SECRETS),
+}
+
+
+def mark_affected_users(conn: Connection, diffed: Sequence[str]) -> None:
+    """Before the merge: note in ``_affected_users`` every user whose permissions the merge of the entities
+    ``diffed`` (each with its ``_diff_``/``_in_`` tables) can change; no one else's can."""
+    parts = [_AFFECTED_BY[name] for name in diffed]
+    union = " UNION ".join(f"({p})" for p in parts) if parts else "SELECT NULL::integer"
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE _affected_users ON COMMIT DROP AS SELECT DISTINCT a.user_id FROM ({union}) a(user_id) "
+        "WHERE a.user_id IS NOT NULL")
+
+
+def count_permissions(conn: Connection) -> int:
+    """How many direct permissions current users hold now (what `snapshot_permissions` would keep)."""
+    return int(conn.exec_driver_sql(
+        f"SELECT count(*) FROM (SELECT DISTINCT user_id, functionality_type, functionality "
+        f"FROM ({PERMISSIONS_SQL}) p) d").scalar_one())
 
 
 def _attributes(j: str) -> str:

@@ -260,18 +260,24 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
 
     touched = any(s.added or s.changed or s.removed for s in stats.values())
     known_before = 0
+    # The permission events compare the permissions before and after the merge of only the users whose
+    # permissions it can change; a re-emit needs them all, and a first load (nothing known) has no before.
+    affected_only = False
+    if touched and not options.reemit_events:
+        known_before = events.count_permissions(conn) + conn.exec_driver_sql(
+            "SELECT count(*) FROM ss_staging.users WHERE deleted_at IS NULL").scalar_one()
+        if known_before:
+            events.mark_affected_users(conn, [s.entity.name for s in snapshots])
+            affected_only = True
     if touched or options.reemit_events:
-        events.snapshot_permissions(conn, "_perm_before")
-        known_before = conn.exec_driver_sql(
-            "SELECT (SELECT count(*) FROM _perm_before) "
-            "+ (SELECT count(*) FROM ss_staging.users WHERE deleted_at IS NULL)").scalar_one()
+        events.snapshot_permissions(conn, "_perm_before", affected_only=affected_only)
     for snap in snapshots:
         if stats[snap.entity.name].added or stats[snap.entity.name].changed or stats[snap.entity.name].removed:
             _merge(conn, snap.entity, run_id)
             _log_changes(conn, snap.entity, run_id)
     written: dict[str, int] = {}
     if touched or options.reemit_events:
-        events.snapshot_permissions(conn, "_perm_after")
+        events.snapshot_permissions(conn, "_perm_after", affected_only=affected_only)
         users_diffed = any(s.entity.name == "users" for s in snapshots)
         written = events.write_events(conn, run_id, users_diff=users_diffed, reemit=options.reemit_events)
         if not options.reemit_events:  # a re-emit sends every event on purpose
