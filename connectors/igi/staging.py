@@ -124,16 +124,22 @@ def _diff_sql(entity: Entity, *, removals: bool, run_id: int) -> str:
                    ELSE {incoming} END"""
 
 
-def _merge_sql(entity: Entity) -> list[str]:
+def _merge_sql(entity: Entity, *, all_added: bool) -> list[str]:
+    """The merge's statements; ``all_added``: every incoming row is new (no staging row matched, e.g. a first
+    load), so the insert takes ``_in_<entity>`` whole without joining the diff, and nothing is updated."""
     t, key, cols = f"ss_staging.{entity.name}", entity.key, entity.column_names
     stamp = "last_changed_run_id = :run, last_changed_at = now()"
     sets = ", ".join(f"{c.name} = i.{c.name}" for c in entity.value_columns)
-    return [
-        f"""INSERT INTO {t} ({", ".join(cols)}, first_seen_run_id, first_seen_at, last_changed_run_id,
-                             last_changed_at)
+    added = ("" if all_added else
+             f" JOIN _diff_{entity.name} d ON {_on('d', 'i', key)} WHERE d.change = 'added'")
+    insert = f"""INSERT INTO {t} ({", ".join(cols)}, first_seen_run_id, first_seen_at, last_changed_run_id,
+                                     last_changed_at)
             SELECT {", ".join(f"i.{c}" for c in cols)}, :run, now(), :run, now()
-            FROM _in_{entity.name} i JOIN _diff_{entity.name} d ON {_on("d", "i", key)}
-            WHERE d.change = 'added'""",
+            FROM _in_{entity.name} i{added}"""
+    if all_added:
+        return [insert]
+    return [
+        insert,
         f"""UPDATE {t} s SET {sets + ", " if sets else ""}deleted_at = NULL, {stamp}
             FROM _in_{entity.name} i JOIN _diff_{entity.name} d ON {_on("d", "i", key)}
             WHERE d.change IN ('changed', 'revived') AND {_on("s", "i", key)}""",
@@ -142,10 +148,15 @@ def _merge_sql(entity: Entity) -> list[str]:
     ]
 
 
-def _change_log_sql(entity: Entity) -> str:
+def _change_log_sql(entity: Entity, *, all_added: bool) -> str:
     # `after` is the incoming row (none for a removal), built here once rather than carried in the diff;
     # _in_<entity> has exactly the entity's columns, and to_jsonb of the whole row is a third cheaper than
-    # jsonb_build_object of its columns (same object).
+    # jsonb_build_object of its columns (same object). When every incoming row is new, the rows come straight
+    # from _in_<entity> (the diff holds the same keys, each 'added' with no before).
+    if all_added:
+        return f"""INSERT INTO ss_staging.change_log (run_id, entity, object_key, change_type, before, after)
+            SELECT :run, '{entity.name}', {_key_text("i", entity)}, 'added', NULL, to_jsonb(i)
+            FROM _in_{entity.name} i ORDER BY {", ".join(f"i.{k}" for k in entity.key)}"""
     return f"""INSERT INTO ss_staging.change_log (run_id, entity, object_key, change_type, before, after)
             SELECT :run, '{entity.name}', {_key_text("d", entity)},
                    CASE d.change WHEN 'revived' THEN 'added' ELSE d.change END, d.before,
@@ -213,13 +224,13 @@ def _diff(conn: Connection, entity: Entity, removals: bool, run_id: int) -> tupl
     return counts, counted, current
 
 
-def _merge(conn: Connection, entity: Entity, run_id: int) -> None:
-    for statement in _merge_sql(entity):
+def _merge(conn: Connection, entity: Entity, run_id: int, all_added: bool) -> None:
+    for statement in _merge_sql(entity, all_added=all_added):
         conn.execute(sa.text(statement), {"run": run_id})
 
 
-def _log_changes(conn: Connection, entity: Entity, run_id: int) -> None:
-    conn.execute(sa.text(_change_log_sql(entity)), {"run": run_id})
+def _log_changes(conn: Connection, entity: Entity, run_id: int, all_added: bool) -> None:
+    conn.execute(sa.text(_change_log_sql(entity, all_added=all_added)), {"run": run_id})
 
 
 # ---------------------------------------------------------------------------------------------- merge
@@ -238,11 +249,13 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
     current: dict[str, int] = {}
     counted: dict[str, int] = {}
     preview: list[dict[str, Any]] = []
+    added_only: dict[str, bool] = {}  # every incoming row of the entity is new (see `_merge_sql`)
     for snap in snapshots:
         entity = snap.entity
         _stage_incoming(conn, snap)
         removals = snap.removals_withheld() is None
         counts, counted[entity.name], current[entity.name] = _diff(conn, entity, removals, run_id)
+        added_only[entity.name] = counts.keys() <= {"added"} and counts.get("added", 0) == len(snap.frame)
         added = counts.get("added", 0) + counts.get("revived", 0)
         stats[entity.name] = EntityStats(
             scanned=snap.scanned, added=added, changed=counts.get("changed", 0),
@@ -272,9 +285,11 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
     if touched or options.reemit_events:
         events.snapshot_permissions(conn, "_perm_before", affected_only=affected_only)
     for snap in snapshots:
-        if stats[snap.entity.name].added or stats[snap.entity.name].changed or stats[snap.entity.name].removed:
-            _merge(conn, snap.entity, run_id)
-            _log_changes(conn, snap.entity, run_id)
+        written_rows = stats[snap.entity.name]
+        if written_rows.added or written_rows.changed or written_rows.removed:
+            all_added = added_only[snap.entity.name]
+            _merge(conn, snap.entity, run_id, all_added)
+            _log_changes(conn, snap.entity, run_id, all_added)
     written: dict[str, int] = {}
     if touched or options.reemit_events:
         events.snapshot_permissions(conn, "_perm_after", affected_only=affected_only)
