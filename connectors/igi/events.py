@@ -29,6 +29,7 @@ rows of staging, joined to current users, groups, folders and secrets), keyed by
 1 PERMISSION_ADD for a new pair, 2 PERMISSION_REMOVE for a vanished one. A role change is a remove and an add;
 so is a renamed group, folder path or secret (the permission's name changed); a renamed user is only an
 ACCOUNT_MODIFY. A removed user gets a PERMISSION_REMOVE for each permission it had, then ACCOUNT_REMOVE.
+Only the sets of the users the run can affect are compared (`mark_affected_users`): nobody else's can differ.
 
 Order (event_id): creates, modifies, enables/disables, permission removes, permission adds, account removes;
 within each, by user id. A re-emit (``reemit``: a fresh IGI) writes ACCOUNT_CREATE (+ DISABLE) for every
