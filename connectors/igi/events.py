@@ -29,6 +29,7 @@ rows of staging, joined to current users, groups, folders and secrets), keyed by
 1 PERMISSION_ADD for a new pair, 2 PERMISSION_REMOVE for a vanished one. A role change is a remove and an add;
 so is a renamed group, folder path or secret (the permission's name changed); a renamed user is only an
 ACCOUNT_MODIFY. A removed user gets a PERMISSION_REMOVE for each permission it had, then ACCOUNT_REMOVE.
+Only the sets of the users the run can affect are compared (`mark_affected_users`): nobody else's can differ.
 
 Order (event_id): creates, modifies, enables/disables, permission removes, permission adds, account removes;
 within each, by user id. A re-emit (``reemit``: a fresh IGI) writes ACCOUNT_CREATE (+ DISABLE) for every
@@ -36,6 +37,8 @@ current user and PERMISSION_ADD for every current permission instead of the chan
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -106,13 +109,58 @@ PERMISSIONS_SQL = " UNION ALL ".join([
 ])
 
 
-def snapshot_permissions(conn: Connection, table: str) -> None:
-    """Materialize the current permission set into a temp table (dropped at commit or rollback)."""
+def snapshot_permissions(conn: Connection, table: str, *, affected_only: bool = False) -> None:
+    """Materialize the current permission set into a temp table (dropped at commit or rollback); with
+    ``affected_only``, only the permissions of the users in ``_affected_users`` (see `mark_affected_users`)."""
+    where = " WHERE p.user_id IN (SELECT user_id FROM _affected_users)" if affected_only else ""
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {table} ON COMMIT DROP AS "
-        f"SELECT DISTINCT ON (user_id, functionality_type, functionality) * FROM ({PERMISSIONS_SQL}) p "
+        f"SELECT DISTINCT ON (user_id, functionality_type, functionality) * FROM ({PERMISSIONS_SQL}) p{where} "
         f"ORDER BY user_id, functionality_type, functionality, attributes::text"
     )
+
+
+def _holders_of(entity: Entity, on: Entity) -> str:
+    """The users holding a permission row of ``entity`` on an object of ``on`` that the run's diff touches."""
+    key = on.key[0]
+    return f"SELECT p.user_id FROM ss_staging.{entity.name} p JOIN _diff_{on.name} d ON d.{key} = p.{key}"
+
+
+def _users_of_rows(entity: Entity) -> str:
+    """The users of the permission rows of ``entity`` that the run's diff touches, before and after."""
+    key = entity.key[0]
+    return (f"SELECT (d.before->>'user_id')::integer FROM _diff_{entity.name} d UNION ALL "
+            f"SELECT i.user_id FROM _diff_{entity.name} d JOIN _in_{entity.name} i ON i.{key} = d.{key}")
+
+
+# Whose permission set a run can change, per entity in its diff: a permission's name and presence depend only on
+# its row, its holder (current or not) and the group, folder or secret it names.
+_AFFECTED_BY: dict[str, str] = {
+    USERS.name: "SELECT user_id FROM _diff_users",
+    GROUP_MEMBERS.name: "SELECT user_id FROM _diff_group_members",
+    FOLDER_PERMISSIONS.name: _users_of_rows(FOLDER_PERMISSIONS),
+    SECRET_PERMISSIONS.name: _users_of_rows(SECRET_PERMISSIONS),
+    GROUPS.name: _holders_of(GROUP_MEMBERS, GROUPS),
+    FOLDERS.name: _holders_of(FOLDER_PERMISSIONS, FOLDERS),
+    SECRETS.name: _holders_of(SECRET_PERMISSIONS, SECRETS),
+}
+
+
+def mark_affected_users(conn: Connection, diffed: Sequence[str]) -> None:
+    """Before the merge: note in ``_affected_users`` every user whose permissions the merge of the entities
+    ``diffed`` (each with its ``_diff_``/``_in_`` tables) can change; no one else's can."""
+    parts = [_AFFECTED_BY[name] for name in diffed]
+    union = " UNION ".join(f"({p})" for p in parts) if parts else "SELECT NULL::integer"
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE _affected_users ON COMMIT DROP AS SELECT DISTINCT a.user_id FROM ({union}) a(user_id) "
+        "WHERE a.user_id IS NOT NULL")
+
+
+def count_permissions(conn: Connection) -> int:
+    """How many direct permissions current users hold now (what `snapshot_permissions` would keep)."""
+    return int(conn.exec_driver_sql(
+        f"SELECT count(*) FROM (SELECT DISTINCT user_id, functionality_type, functionality "
+        f"FROM ({PERMISSIONS_SQL}) p) d").scalar_one())
 
 
 def _attributes(j: str) -> str:
@@ -122,31 +170,35 @@ def _attributes(j: str) -> str:
 _ATTRIBUTE_ARRAY = "ARRAY[" + ", ".join(f"'{a}'" for a in ACCOUNT_ATTRIBUTES) + "]"
 _MODIFIED = " OR ".join(f"(d.before->'{a}') IS DISTINCT FROM (d.after->'{a}')" for a in ACCOUNT_ATTRIBUTES)
 
-# The users diff with each row's `after` (the incoming row, whose columns are exactly the entity's; none for a
-# removal), which the diff does not carry.
-_DIFF_USERS = ("(SELECT d.*, CASE WHEN d.change = 'removed' THEN NULL ELSE to_jsonb(i) END AS after "
-               "FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
+# The users diff with each row's `after` (the incoming row, whose columns are exactly the entity's, with its
+# account ``code``: what an account event carries; none for a removal), which the diff does not carry.
+# Materialized once: inlined, every use of `after` below would build the row's jsonb again (about ten times a
+# row; scale m: 0.22 s of the events' 0.6 s).
+_AFTER_CODE = account_code_sql("i.domain_name", "i.user_name")
+_DIFF_USERS = (f"diff_users AS MATERIALIZED (SELECT d.*, {_AFTER_CODE} AS after_code, "
+               f"CASE WHEN d.change = 'removed' THEN NULL ELSE to_jsonb(i) || jsonb_build_object('code', "
+               f"{_AFTER_CODE}) END AS after FROM _diff_users d LEFT JOIN _in_users i ON i.user_id = d.user_id)")
 
 ACCOUNT_EVENTS_SQL = f"""
-    SELECT 1 AS phase, d.user_id, 10 AS operation, {_code_of("d.after")} AS code,
-           NULL::text AS functionality_type, NULL::text AS functionality, {_attributes("d.after")} AS attributes
-    FROM {_DIFF_USERS} d WHERE d.change IN ('added', 'revived')
+    SELECT 1 AS phase, d.user_id, 10 AS operation, d.after_code AS code,
+           NULL::text AS functionality_type, NULL::text AS functionality, d.after AS attributes
+    FROM diff_users d WHERE d.change IN ('added', 'revived')
     UNION ALL
-    SELECT 3, d.user_id, 6, {_code_of("d.after")}, NULL, NULL, {_attributes("d.after")}
-    FROM {_DIFF_USERS} d WHERE d.change IN ('added', 'revived') AND NOT (d.after->>'enabled')::boolean
+    SELECT 3, d.user_id, 6, d.after_code, NULL, NULL, d.after
+    FROM diff_users d WHERE d.change IN ('added', 'revived') AND NOT (d.after->>'enabled')::boolean
     UNION ALL
     SELECT 2, d.user_id, 9, {_code_of("d.before")}, NULL, NULL,
-           {_attributes("d.after")} || jsonb_build_object('previous', (
+           d.after || jsonb_build_object('previous', (
                SELECT jsonb_object_agg(a, d.before->a) FROM unnest({_ATTRIBUTE_ARRAY}) AS a
                WHERE (d.before->a) IS DISTINCT FROM (d.after->a)))
-    FROM {_DIFF_USERS} d WHERE d.change = 'changed' AND ({_MODIFIED})
+    FROM diff_users d WHERE d.change = 'changed' AND ({_MODIFIED})
     UNION ALL
-    SELECT 3, d.user_id, CASE WHEN (d.after->>'enabled')::boolean THEN 7 ELSE 6 END, {_code_of("d.after")},
-           NULL, NULL, {_attributes("d.after")}
-    FROM {_DIFF_USERS} d WHERE d.change = 'changed' AND (d.before->'enabled') IS DISTINCT FROM (d.after->'enabled')
+    SELECT 3, d.user_id, CASE WHEN (d.after->>'enabled')::boolean THEN 7 ELSE 6 END, d.after_code,
+           NULL, NULL, d.after
+    FROM diff_users d WHERE d.change = 'changed' AND (d.before->'enabled') IS DISTINCT FROM (d.after->'enabled')
     UNION ALL
     SELECT 6, d.user_id, 11, {_code_of("d.before")}, NULL, NULL, {_attributes("d.before")}
-    FROM {_DIFF_USERS} d WHERE d.change = 'removed'
+    FROM diff_users d WHERE d.change = 'removed'
 """
 
 _USERS_JSON = row_json("u", USERS)
@@ -186,8 +238,9 @@ def write_events(conn: Connection, run_id: int, *, users_diff: bool, reemit: boo
     else:
         parts = ([ACCOUNT_EVENTS_SQL] if users_diff else []) + [PERMISSION_EVENTS_SQL]
     union = " UNION ALL ".join(f"({p})" for p in parts)
+    diff_users = f"{_DIFF_USERS}, " if users_diff and not reemit else ""
     rows = conn.execute(sa.text(f"""
-        WITH inserted AS (
+        WITH {diff_users}inserted AS (
             INSERT INTO igi.event_target (run_id, code, operation, state, functionality, functionality_type,
                                           attributes)
             SELECT :run, e.code, e.operation, 1, e.functionality, e.functionality_type, e.attributes

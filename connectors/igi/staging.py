@@ -94,43 +94,52 @@ def _diff_sql(entity: Entity, *, removals: bool, run_id: int) -> str:
     # A row provisioning wrote after this run started is newer than what the run extracted: leave it alone.
     provisioned = (f"(s.last_changed_run_id IS NULL AND s.last_changed_at >= "
                    f"(SELECT started_at FROM ss_staging.reconciliation_runs WHERE run_id = {int(run_id)}))")
-    keys_i = ", ".join(f"i.{k}" for k in key)
-    keys_s = ", ".join(f"s.{k}" for k in key)
     differs = " OR ".join(f"s.{c.name} IS DISTINCT FROM i.{c.name}" for c in entity.value_columns) or "false"
     # counts toward the change limit: a column other than an operational one differs
     counts = " OR ".join(f"s.{c.name} IS DISTINCT FROM i.{c.name}"
                          for c in entity.value_columns if not c.operational) or "false"
-    sql = f"""
+    incoming = f"""(s.{k0} IS NULL OR s.deleted_at IS NOT NULL OR ({differs}))
+                   AND (s.{k0} IS NULL OR NOT {provisioned})"""
+    if not removals:
+        return f"""
         CREATE TEMP TABLE _diff_{entity.name} ON COMMIT DROP AS
         SELECT CASE WHEN s.{k0} IS NULL THEN 'added' WHEN s.deleted_at IS NOT NULL THEN 'revived'
                     ELSE 'changed' END AS change,
-               {keys_i},
+               {", ".join(f"i.{k}" for k in key)},
                CASE WHEN s.{k0} IS NULL THEN NULL ELSE {events.row_json("s", entity)} END AS before,
                ({counts}) AS counted
         FROM _in_{entity.name} i LEFT JOIN {t} s ON {_on("s", "i", key)}
-        WHERE (s.{k0} IS NULL OR s.deleted_at IS NOT NULL OR ({differs}))
-          AND (s.{k0} IS NULL OR NOT {provisioned})"""
-    if removals:
-        sql += f"""
-        UNION ALL
-        SELECT 'removed', {keys_s}, {events.row_json("s", entity)}, true
-        FROM {t} s
-        WHERE s.deleted_at IS NULL AND NOT {provisioned}
-          AND NOT EXISTS (SELECT 1 FROM _in_{entity.name} i WHERE {_on("i", "s", key)})
-          AND NOT EXISTS (SELECT 1 FROM _protect_{entity.name} p WHERE {_on("p", "s", key)})"""
-    return sql
+        WHERE {incoming}"""
+    # One pass over both tables: a staging row with no incoming row (keys are never NULL) is a removal.
+    return f"""
+        CREATE TEMP TABLE _diff_{entity.name} ON COMMIT DROP AS
+        SELECT CASE WHEN i.{k0} IS NULL THEN 'removed' WHEN s.{k0} IS NULL THEN 'added'
+                    WHEN s.deleted_at IS NOT NULL THEN 'revived' ELSE 'changed' END AS change,
+               {", ".join(f"coalesce(i.{k}, s.{k}) AS {k}" for k in key)},
+               CASE WHEN s.{k0} IS NULL THEN NULL ELSE {events.row_json("s", entity)} END AS before,
+               (i.{k0} IS NULL OR {counts}) AS counted
+        FROM _in_{entity.name} i FULL JOIN {t} s ON {_on("s", "i", key)}
+             LEFT JOIN (SELECT DISTINCT * FROM _protect_{entity.name}) p ON {_on("p", "s", key)}
+        WHERE CASE WHEN i.{k0} IS NULL THEN s.deleted_at IS NULL AND NOT {provisioned} AND p.{k0} IS NULL
+                   ELSE {incoming} END"""
 
 
-def _merge_sql(entity: Entity) -> list[str]:
+def _merge_sql(entity: Entity, *, all_added: bool) -> list[str]:
+    """The merge's statements; ``all_added``: every incoming row is new (no staging row matched, e.g. a first
+    load), so the insert takes ``_in_<entity>`` whole without joining the diff, and nothing is updated."""
     t, key, cols = f"ss_staging.{entity.name}", entity.key, entity.column_names
     stamp = "last_changed_run_id = :run, last_changed_at = now()"
     sets = ", ".join(f"{c.name} = i.{c.name}" for c in entity.value_columns)
-    return [
-        f"""INSERT INTO {t} ({", ".join(cols)}, first_seen_run_id, first_seen_at, last_changed_run_id,
-                             last_changed_at)
+    added = ("" if all_added else
+             f" JOIN _diff_{entity.name} d ON {_on('d', 'i', key)} WHERE d.change = 'added'")
+    insert = f"""INSERT INTO {t} ({", ".join(cols)}, first_seen_run_id, first_seen_at, last_changed_run_id,
+                                     last_changed_at)
             SELECT {", ".join(f"i.{c}" for c in cols)}, :run, now(), :run, now()
-            FROM _in_{entity.name} i JOIN _diff_{entity.name} d ON {_on("d", "i", key)}
-            WHERE d.change = 'added'""",
+            FROM _in_{entity.name} i{added}"""
+    if all_added:
+        return [insert]
+    return [
+        insert,
         f"""UPDATE {t} s SET {sets + ", " if sets else ""}deleted_at = NULL, {stamp}
             FROM _in_{entity.name} i JOIN _diff_{entity.name} d ON {_on("d", "i", key)}
             WHERE d.change IN ('changed', 'revived') AND {_on("s", "i", key)}""",
@@ -139,10 +148,15 @@ def _merge_sql(entity: Entity) -> list[str]:
     ]
 
 
-def _change_log_sql(entity: Entity) -> str:
+def _change_log_sql(entity: Entity, *, all_added: bool) -> str:
     # `after` is the incoming row (none for a removal), built here once rather than carried in the diff;
     # _in_<entity> has exactly the entity's columns, and to_jsonb of the whole row is a third cheaper than
-    # jsonb_build_object of its columns (same object).
+    # jsonb_build_object of its columns (same object). When every incoming row is new, the rows come straight
+    # from _in_<entity> (the diff holds the same keys, each 'added' with no before).
+    if all_added:
+        return f"""INSERT INTO ss_staging.change_log (run_id, entity, object_key, change_type, before, after)
+            SELECT :run, '{entity.name}', {_key_text("i", entity)}, 'added', NULL, to_jsonb(i)
+            FROM _in_{entity.name} i ORDER BY {", ".join(f"i.{k}" for k in entity.key)}"""
     return f"""INSERT INTO ss_staging.change_log (run_id, entity, object_key, change_type, before, after)
             SELECT :run, '{entity.name}', {_key_text("d", entity)},
                    CASE d.change WHEN 'revived' THEN 'added' ELSE d.change END, d.before,
@@ -193,7 +207,8 @@ def _stage_incoming(conn: Connection, snapshot: Normalized) -> None:
 # merge, change log, and the events (connectors/igi/events.py).
 def _diff(conn: Connection, entity: Entity, removals: bool, run_id: int) -> tuple[dict[str, int], int, int]:
     """Build ``_diff_<entity>``; return its row count per change, the changes that count toward the change
-    limit, and the entity's current rows in staging."""
+    limit, and the entity's current rows in staging (counted only when a limit could need them: with no removal
+    and no counted change there is nothing to compare, and an unchanged rerun skips a scan of every table)."""
     conn.exec_driver_sql(_diff_sql(entity, removals=removals, run_id=run_id))
     counts: dict[str, int] = {}
     counted = 0
@@ -202,18 +217,20 @@ def _diff(conn: Connection, entity: Entity, removals: bool, run_id: int) -> tupl
         counts[change] = n
         if change == "changed":
             counted = n_counted
-    current = conn.exec_driver_sql(
-        f"SELECT count(*) FROM ss_staging.{entity.name} WHERE deleted_at IS NULL").scalar_one()
+    current = 0
+    if counts.get("removed") or counted:
+        current = conn.exec_driver_sql(
+            f"SELECT count(*) FROM ss_staging.{entity.name} WHERE deleted_at IS NULL").scalar_one()
     return counts, counted, current
 
 
-def _merge(conn: Connection, entity: Entity, run_id: int) -> None:
-    for statement in _merge_sql(entity):
+def _merge(conn: Connection, entity: Entity, run_id: int, all_added: bool) -> None:
+    for statement in _merge_sql(entity, all_added=all_added):
         conn.execute(sa.text(statement), {"run": run_id})
 
 
-def _log_changes(conn: Connection, entity: Entity, run_id: int) -> None:
-    conn.execute(sa.text(_change_log_sql(entity)), {"run": run_id})
+def _log_changes(conn: Connection, entity: Entity, run_id: int, all_added: bool) -> None:
+    conn.execute(sa.text(_change_log_sql(entity, all_added=all_added)), {"run": run_id})
 
 
 # ---------------------------------------------------------------------------------------------- merge
@@ -232,11 +249,13 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
     current: dict[str, int] = {}
     counted: dict[str, int] = {}
     preview: list[dict[str, Any]] = []
+    added_only: dict[str, bool] = {}  # every incoming row of the entity is new (see `_merge_sql`)
     for snap in snapshots:
         entity = snap.entity
         _stage_incoming(conn, snap)
         removals = snap.removals_withheld() is None
         counts, counted[entity.name], current[entity.name] = _diff(conn, entity, removals, run_id)
+        added_only[entity.name] = counts.keys() <= {"added"} and counts.get("added", 0) == len(snap.frame)
         added = counts.get("added", 0) + counts.get("revived", 0)
         stats[entity.name] = EntityStats(
             scanned=snap.scanned, added=added, changed=counts.get("changed", 0),
@@ -254,18 +273,26 @@ def merge_snapshot(conn: Connection, run_id: int, snapshots: Sequence[Normalized
 
     touched = any(s.added or s.changed or s.removed for s in stats.values())
     known_before = 0
+    # The permission events compare the permissions before and after the merge of only the users whose
+    # permissions it can change; a re-emit needs them all, and a first load (nothing known) has no before.
+    affected_only = False
+    if touched and not options.reemit_events:
+        known_before = events.count_permissions(conn) + conn.exec_driver_sql(
+            "SELECT count(*) FROM ss_staging.users WHERE deleted_at IS NULL").scalar_one()
+        if known_before:
+            events.mark_affected_users(conn, [s.entity.name for s in snapshots])
+            affected_only = True
     if touched or options.reemit_events:
-        events.snapshot_permissions(conn, "_perm_before")
-        known_before = conn.exec_driver_sql(
-            "SELECT (SELECT count(*) FROM _perm_before) "
-            "+ (SELECT count(*) FROM ss_staging.users WHERE deleted_at IS NULL)").scalar_one()
+        events.snapshot_permissions(conn, "_perm_before", affected_only=affected_only)
     for snap in snapshots:
-        if stats[snap.entity.name].added or stats[snap.entity.name].changed or stats[snap.entity.name].removed:
-            _merge(conn, snap.entity, run_id)
-            _log_changes(conn, snap.entity, run_id)
+        written_rows = stats[snap.entity.name]
+        if written_rows.added or written_rows.changed or written_rows.removed:
+            all_added = added_only[snap.entity.name]
+            _merge(conn, snap.entity, run_id, all_added)
+            _log_changes(conn, snap.entity, run_id, all_added)
     written: dict[str, int] = {}
     if touched or options.reemit_events:
-        events.snapshot_permissions(conn, "_perm_after")
+        events.snapshot_permissions(conn, "_perm_after", affected_only=affected_only)
         users_diffed = any(s.entity.name == "users" for s in snapshots)
         written = events.write_events(conn, run_id, users_diff=users_diffed, reemit=options.reemit_events)
         if not options.reemit_events:  # a re-emit sends every event on purpose
