@@ -84,6 +84,9 @@ def _prefect_defaults(settings: Settings) -> None:
         prefect_home.mkdir(parents=True, exist_ok=True)  # Prefect creates only the last level, else fails
         os.environ["PREFECT_HOME"] = str(prefect_home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A first start of Prefect's temporary server creates its database: about 30 s on a 2-core machine, past
+    # Prefect's default wait of 20 s (the demo on a fresh machine failed there).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     # The CLI prints its own summaries; Prefect's per-task INFO lines would drown them.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
