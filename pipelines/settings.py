@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     secret_server_domain: str | None = None
     secret_server_verify_tls: bool = True
     secret_server_ca_bundle: Path | None = None
+    igi_target: str = Field("SecretServer", description="IGI target (service) name of the default instance")
+    ss_igi_instances: str | None = Field(
+        None, description="Comma-separated instance names; each reads <NAME>_SECRET_SERVER_* (pipelines/instances.py)")
 
     igi_database_url: SecretStr | None = Field(None, description="SQLAlchemy URL; unset: the embedded server")
     igi_database_url_block: str | None = None
