@@ -131,6 +131,24 @@ def test_the_materialized_folder_sources_hold_both_instances_under_the_same_fold
     assert (PROD, child["folder_id"], child["folder_id"], 0) in after - sources
 
 
+def test_the_folder_sources_are_refreshed_only_when_a_statement_changes_what_they_depend_on(igi_engine):
+    """The refresh reads the materialized view (to compare old and new rows): its scan count, before and after a
+    statement, tells whether the trigger refreshed it."""
+    load_both(igi_engine)
+    scans = sa.text("SELECT pg_stat_get_xact_numscans('ss_staging.folder_permission_sources'::regclass)")
+    with igi_engine.begin() as conn:
+        before = conn.execute(scans).scalar_one()
+        conn.execute(sa.text("UPDATE ss_staging.folders SET folder_name = folder_name || ' (renamed)' "
+                             "WHERE instance = :i"), {"i": PROD})
+        conn.execute(sa.text("UPDATE ss_staging.folders SET inherit_permissions = inherit_permissions "
+                             "WHERE instance = :i"), {"i": DR})
+        assert conn.execute(scans).scalar_one() == before
+        conn.execute(sa.text("UPDATE ss_staging.folders SET inherit_permissions = NOT inherit_permissions "
+                             "WHERE instance = :i AND folder_id = 3"), {"i": DR})
+        assert conn.execute(scans).scalar_one() > before
+        assert queries.differences_from_the_rules(conn) == 0
+
+
 def _state(snapshot: Snapshot, table: str) -> set[tuple[Any, ...]]:
     return {tuple(row[c] for c in TABLES[table][1]) for row in snapshot[table]}
 
