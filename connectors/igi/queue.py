@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi.request_models import Operation, State, validate_request
+from connectors.igi.targets import TargetScope, scope_sql
 
 _COLUMNS = (
     "event_id, target, operation, code, person_code, attributes, permission_type, permission_id, permission_name, "
@@ -76,39 +76,6 @@ def enqueue_request(
         return int(engine.execute(statement, params).scalar_one())
     with engine.begin() as conn:
         return int(conn.execute(statement, params).scalar_one())
-
-
-DEFAULT_TARGET = "SecretServer"  # the IGI target of a single-instance setup (IGI_TARGET's default)
-
-
-@dataclass(frozen=True)
-class TargetScope:
-    """Which requests a worker takes, by ``igi.event_out.target``: those of the targets it ``served``, and those
-    whose target is none of the ``known`` ones (every configured instance's), to fail them. A NULL target stands
-    for ``null_target``, the default instance's target (None when no instance named default is configured: then
-    a NULL target is unknown too)."""
-
-    served: tuple[str, ...]
-    known: tuple[str, ...]
-    null_target: str | None
-
-    @classmethod
-    def single(cls, target: str = DEFAULT_TARGET) -> TargetScope:
-        """A single-instance setup: one default instance whose IGI target is ``target``."""
-        return cls((target,), (target,), target)
-
-    def params(self) -> dict[str, Any]:
-        """The bind parameters of `scope_sql`."""
-        return {"served": list(self.served), "known": list(self.known), "null_target": self.null_target}
-
-
-def scope_sql(alias: str, *, unknown: bool = True) -> str:
-    """SQL: the row ``alias`` is for a served target, or (``unknown``) for a target no instance has."""
-    target = f"coalesce({alias}.target, CAST(:null_target AS text))"
-    served = f"{target} = ANY(CAST(:served AS text[]))"
-    if not unknown:
-        return served
-    return f"({served} OR {target} IS NULL OR {target} <> ALL(CAST(:known AS text[])))"
 
 
 # A request is claimable when it is the head of its account's queue: one probe of event_out_account_order_idx
@@ -404,9 +371,7 @@ def cancel_requests(engine: Engine, event_ids: Iterable[int], note: str) -> list
 
 
 __all__ = [
-    "DEFAULT_TARGET",
     "Operation",  # callers that enqueue name the operation from here
-    "TargetScope",
     "begin_attempt",
     "cancel_requests",
     "claim_pending_requests",
