@@ -244,3 +244,21 @@ def test_request_and_queue_commands_name_the_instance(two_instances, igi_engine,
     assert main(["queue"]) == 0
     table = capsys.readouterr().out
     assert "Target" in table and "SecretServer-dr" in table
+
+
+def test_the_flow_takes_the_instance_and_fails_after_its_artifact_when_one_is_set_aside(
+        two_instances, monkeypatch, prod, dr, igi_engine, enqueue, prefect_harness):
+    from pipelines.failures import CommandFailed
+    from pipelines.provision_flow import provision
+
+    on_prod = enqueue(Op.ACCOUNT_DISABLE, "jsmith")
+    on_dr = enqueue(Op.ACCOUNT_DISABLE, "jsmith", target=DR)
+    totals = provision(instance="dr")
+    assert (totals["processed"], totals["succeeded"], totals["unavailable"]) == (1, 1, {})
+    assert event(igi_engine, on_dr)["state"] == 2 and event(igi_engine, on_prod)["state"] == 1
+
+    monkeypatch.setenv("DR_SECRET_SERVER_PASSWORD", "Wrong-Dr-Pass-3")
+    enqueue(Op.ACCOUNT_ENABLE, "jsmith", target=DR)
+    with pytest.raises(CommandFailed, match=r"^instance dr: Secret Server refused the login"):
+        provision()
+    assert event(igi_engine, on_prod)["state"] == 2  # the other instance's request ran all the same
