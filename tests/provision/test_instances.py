@@ -19,13 +19,14 @@ from connectors.igi.queue import claim_pending_requests
 from connectors.igi.targets import TargetScope
 from connectors.secret_server import SecretServerClient
 from pipelines.cli import main
-from pipelines.provision import provision_with_settings
+from pipelines.provision import provision_with_settings, run_provisioning
 from pipelines.reconcile import run_reconcile
+from pipelines.routing import Route, Routing
 from pipelines.settings import Settings
 from simulator.generator import generate
 from simulator.server import SimulatorServer
 from simulator.state import Organization
-from tests.provision.conftest import event, rows, writes
+from tests.provision.conftest import FAST, event, rows, writes
 
 DR = "SecretServer-dr"
 BOTH = TargetScope(("SecretServer", DR), ("SecretServer", DR), "SecretServer")
@@ -332,3 +333,19 @@ def test_after_provisioning_both_instances_a_reconcile_of_each_finds_nothing_to_
     # Carol's Everyone membership on dr (a side effect IGI did not ask for) is an event for dr's target only.
     assert rows(igi_engine, "SELECT target, code, functionality FROM igi.event_target WHERE run_id IS NULL") == [
         {"target": DR, "code": "carol", "functionality": "group:Everyone"}]
+
+
+def test_a_login_refused_mid_run_sets_that_instance_aside_and_gives_its_request_back(
+        two_instances, prod, dr, igi_engine, enqueue, passwords):
+    for_dr = enqueue(Op.ACCOUNT_DISABLE, "jsmith", target=DR)
+    for_prod = [enqueue(Op.ACCOUNT_DISABLE, "jsmith"), enqueue(Op.ACCOUNT_ENABLE, "jsmith")]
+    configured = [("default", "SecretServer"), ("dr", DR)]
+    with _client(prod) as good, SecretServerClient(dr.sim.base_url, "admin", "Wrong-Dr-Pass-3") as bad:
+        routing = Routing([Route("default", "SecretServer", good), Route("dr", DR, bad)], configured)
+        summary = run_provisioning(igi_engine, routing, passwords, FAST)  # no login first: dr fails at its request
+
+    assert summary.succeeded == 2 and list(routing.unavailable()) == ["dr"]
+    assert [event(igi_engine, e)["state"] for e in for_prod] == [2, 2]
+    given_back = event(igi_engine, for_dr)
+    assert (given_back["state"], given_back["attempts"], given_back["claimed_by"]) == (1, 0, None)
+    assert writes(dr.sim) == [] and dr.user(dr.jsmith)["enabled"]
