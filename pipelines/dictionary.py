@@ -43,7 +43,7 @@ def _literal(value: object) -> str:
 
 # The values the dictionary shows. ``at`` and ``until`` are timestamps with a time zone.
 EXAMPLE_VALUES: dict[str, object] = {
-    "user_name": "jsmith", "user_id": 7, "secret_id": 42, "folder_path": "\\IT",
+    "instance": "default", "user_name": "jsmith", "user_id": 7, "secret_id": 42, "folder_path": "\\IT",
     "at": "2024-06-01 00:00+00", "until": "2024-07-01 00:00+00",
 }
 
@@ -53,30 +53,31 @@ EXAMPLES: list[Example] = [
     Example("Which secrets can a user reach, with which role, and why?", """\
 SELECT secret_id, secret_name, folder_path, role, path_role, via, via_group_name, via_folder_path
 FROM ss_staging.effective_access
-WHERE lower(user_name) = lower($user_name)
+WHERE instance = $instance AND lower(user_name) = lower($user_name)
 ORDER BY folder_path, secret_name;"""),
     Example("Who can reach a secret, and through what?", """\
 SELECT user_name, domain_name, user_enabled, role, via, via_group_name, via_folder_path
 FROM ss_staging.effective_access
-WHERE secret_id = $secret_id
+WHERE instance = $instance AND secret_id = $secret_id
 ORDER BY user_name;"""),
-    Example("One row per user and secret with the effective role (enabled users only):", """\
-SELECT DISTINCT user_id, user_name, secret_id, secret_name, role
+    Example("One row per user and secret with the effective role, on every instance (enabled users only):", """\
+SELECT DISTINCT instance, user_id, user_name, secret_id, secret_name, role
 FROM ss_staging.effective_access
 WHERE user_enabled;"""),
     Example("Who owns the secrets of a folder tree?", """\
 SELECT DISTINCT user_name, secret_name, folder_path
 FROM ss_staging.effective_access
-WHERE role = 'Owner' AND (folder_path = $folder_path OR starts_with(folder_path, $folder_path || '\\'))
+WHERE instance = $instance AND role = 'Owner'
+  AND (folder_path = $folder_path OR starts_with(folder_path, $folder_path || '\\'))
 ORDER BY folder_path, secret_name;"""),
     Example("Who could reach a secret on a past date (rebuilt from the change log)?", """\
 SELECT user_name, role, via, via_group_name
 FROM ss_staging.effective_access_at($at)
-WHERE secret_id = $secret_id;"""),
+WHERE instance = $instance AND secret_id = $secret_id;"""),
     Example("Who had direct access to a secret at a time (permission rows, groups not expanded)?", """\
 SELECT holder_kind, user_name, group_name, secret_access_role, permission_kind, via_folder_id
 FROM ss_staging.direct_access_at($at)
-WHERE secret_id = $secret_id;"""),
+WHERE instance = $instance AND secret_id = $secret_id;"""),
     # effective_access_at rebuilds the whole picture from the change log: evaluate it once per distinct change
     # time (the CTE is materialized), never once per change-log row.
     Example("Since when has a user been able to reach a secret? (start of the current uninterrupted stretch, "
@@ -84,8 +85,8 @@ WHERE secret_id = $secret_id;"""),
 WITH reach AS MATERIALIZED (
     SELECT t.changed_at,
            EXISTS (SELECT 1 FROM ss_staging.effective_access_at(t.changed_at) AS a
-                   WHERE a.user_id = $user_id AND a.secret_id = $secret_id) AS reachable
-    FROM (SELECT DISTINCT changed_at FROM ss_staging.change_log) AS t
+                   WHERE a.instance = $instance AND a.user_id = $user_id AND a.secret_id = $secret_id) AS reachable
+    FROM (SELECT DISTINCT changed_at FROM ss_staging.change_log WHERE instance = $instance) AS t
 )
 SELECT min(changed_at) AS reachable_since
 FROM reach
@@ -94,23 +95,29 @@ WHERE reachable
     Example("Who gained access in the last reconciliation run?", """\
 SELECT user_name, secret_name, folder_path, role, previous_role
 FROM ss_staging.access_gained_last_run
+WHERE instance = $instance
 ORDER BY user_name;"""),
     Example("Who gained access between two dates?", """\
-SELECT * FROM ss_staging.access_gained_between($at, $until);"""),
+SELECT * FROM ss_staging.access_gained_between($at, $until) WHERE instance = $instance;"""),
     Example("Secrets nobody can reach, and orphan-like accounts:", """\
-SELECT secret_id, secret_name, folder_path, latent_access FROM ss_staging.unreachable_secrets;
-SELECT user_name, domain_name, last_login FROM ss_staging.orphan_accounts ORDER BY last_login NULLS FIRST;"""),
+SELECT secret_id, secret_name, folder_path, latent_access FROM ss_staging.unreachable_secrets
+WHERE instance = $instance;
+SELECT user_name, domain_name, last_login FROM ss_staging.orphan_accounts
+WHERE instance = $instance ORDER BY last_login NULLS FIRST;"""),
     Example("Owners of each folder, with the people behind owning groups:", """\
 SELECT o.folder_path, o.owner_kind, coalesce(o.user_name, u.user_name) AS person, o.group_name
 FROM ss_staging.folder_owners AS o
-LEFT JOIN ss_staging.group_members AS m ON m.group_id = o.group_id AND m.deleted_at IS NULL
-LEFT JOIN ss_staging.users AS u ON u.user_id = m.user_id AND u.deleted_at IS NULL
+LEFT JOIN ss_staging.group_members AS m
+       ON m.instance = o.instance AND m.group_id = o.group_id AND m.deleted_at IS NULL
+LEFT JOIN ss_staging.users AS u
+       ON u.instance = m.instance AND u.user_id = m.user_id AND u.deleted_at IS NULL
+WHERE o.instance = $instance
 ORDER BY o.folder_path;"""),
     Example("What did the last run change, object by object?", """\
 SELECT entity, object_key, change_type, before, after
 FROM ss_staging.change_log
 WHERE run_id = (SELECT max(run_id) FROM ss_staging.reconciliation_runs
-                WHERE status IN ('succeeded', 'partial') AND NOT dry_run)
+                WHERE instance = $instance AND status IN ('succeeded', 'partial') AND NOT dry_run)
 ORDER BY change_id;"""),
 ]
 
