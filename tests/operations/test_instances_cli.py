@@ -199,3 +199,12 @@ def test_runs_shows_each_runs_instance_and_filters_by_it(two_instances, igi_engi
     assert json.loads(capsys.readouterr().out)["instance"] == "dr"
     assert main(["runs", "show", "2"]) == 0
     assert capsys.readouterr().out.startswith("Run 2 of instance dr: succeeded")
+
+
+def test_serve_has_one_reconcile_deployment_per_instance(two_instances, monkeypatch):
+    from pipelines.commands.serve import _reconcile_deployments
+
+    assert _reconcile_deployments(Settings()) == {"nightly-reconcile-default-served": {"instance": "default"},
+                                                  "nightly-reconcile-dr-served": {"instance": "dr"}}
+    monkeypatch.delenv("SS_IGI_INSTANCES")
+    assert _reconcile_deployments(Settings()) == {"nightly-reconcile-served": {}}  # as before instances
