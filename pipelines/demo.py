@@ -177,7 +177,7 @@ def _instance_variables(base_url: str) -> Iterator[None]:
     """The dr instance's variables, as an operator would export them (README: Several instances), for the
     demo's duration; any DR_* instance settings of the caller's environment are set aside meanwhile."""
     prefix = f"{DR.upper()}_"
-    values = {f"{prefix}SECRET_SERVER_{name}": None for name in DR_VARIABLES}
+    values: dict[str, str | None] = {f"{prefix}SECRET_SERVER_{name}": None for name in DR_VARIABLES}
     values.update({f"{prefix}SECRET_SERVER_URL": base_url, f"{prefix}SECRET_SERVER_USERNAME": "admin",
                    f"{prefix}SECRET_SERVER_PASSWORD": "admin", f"{prefix}IGI_TARGET": DR_TARGET})
     saved = {name: os.environ.get(name) for name in values}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from connectors.secret_server import SecretServerClient
@@ -42,3 +43,12 @@ def open_secret_server(settings: Settings, **options: Any) -> SecretServerClient
         ca_bundle=str(settings.secret_server_ca_bundle) if settings.secret_server_ca_bundle else None,
         **options,
     )
+
+
+_UNPREFIXED = re.compile(r"(?<![A-Z0-9_])(SECRET_SERVER_[A-Z_]+)")
+
+
+def name_instance_variables(text: str, settings: Settings) -> str:
+    """``text`` (a message that names the default instance's variables, such as `pipelines.failures.explain`'s)
+    with the variables of the instance of ``settings`` instead: SECRET_SERVER_PASSWORD -> DR_SECRET_SERVER_PASSWORD."""
+    return _UNPREFIXED.sub(lambda m: settings.instance_variable(m.group(1)), text)

@@ -5,7 +5,6 @@ fails, with the failures in one line on stderr."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from typing import Any
 
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from pipelines.check import CheckResult, check_database, check_secret_server
 from pipelines.instances import DEFAULT_INSTANCE, Instance, configured_instances, instance_named
+from pipelines.secret_server import name_instance_variables
 from pipelines.settings import Settings
 
 
@@ -26,35 +26,40 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _check_instance(instance: Instance, labelled: bool) -> tuple[CheckResult, Instance]:
+def check_instance(instance: Instance) -> CheckResult:
+    """`check_secret_server` of one instance; a failure names that instance's variables."""
     result = check_secret_server(instance.settings)
-    if labelled:  # several instances: each failure line names its instance and where it was looked for
-        where = instance.settings.secret_server_url or "no URL"
-        result = dataclasses.replace(result, system=f"Secret Server {instance.name} ({where})")
-    return result, instance
+    return result if result.ok else CheckResult(result.system, False,
+                                                name_instance_variables(result.detail, instance.settings))
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Check each instance, then the database; print a table, and the failures on stderr."""
     configured = configured_instances(settings)
     chosen = [instance_named(settings, args.instance)] if args.instance else configured
-    labelled = len(configured) > 1 or configured[0].name != DEFAULT_INSTANCE
-    checked = [_check_instance(instance, labelled) for instance in chosen]
+    checked = [(instance, check_instance(instance)) for instance in chosen]
     database = check_database(settings)
 
     table = Table(title="ss-igi check")
-    for column in ("System", "Instance", "IGI target", "Verdict"):
-        table.add_column(column, no_wrap=True)
+    table.add_column("System", no_wrap=True)
+    table.add_column("Verdict", no_wrap=True)
     table.add_column("Detail", overflow="fold")
-    for result, instance in checked:
-        detail = result.detail if result.ok or not instance.settings.secret_server_url \
-            else f"{instance.settings.secret_server_url}: {result.detail}"
-        table.add_row("Secret Server", instance.name, instance.target, _verdict(result), escape(detail))
-    table.add_row(database.system, "", "", _verdict(database), escape(database.detail))
+    for instance, result in checked:  # a success's detail starts with the URL; a failure's gets it
+        url = instance.settings.secret_server_url
+        detail = result.detail if result.ok or not url else f"{url}: {result.detail}"
+        table.add_row(f"Secret Server {escape(instance.name)}\ntarget {escape(instance.target)}", _verdict(result),
+                      escape(detail))
+    table.add_row(database.system, _verdict(database), escape(database.detail))
     Console().print(table)
-    failed = [r for r, _ in checked if not r.ok] + ([] if database.ok else [database])
+
+    # The reasons, in one line; a single default instance is "Secret Server", as before instances.
+    single = len(configured) == 1 and configured[0].name == DEFAULT_INSTANCE
+    failed = [(r.system if single else f"Secret Server {i.name} ({i.settings.secret_server_url or 'no URL'})", r)
+              for i, r in checked if not r.ok]
+    if not database.ok:
+        failed.append((database.system, database))
     if failed:
-        print("ss-igi check: " + "; ".join(f"{r.system}: {r.detail}" for r in failed), file=sys.stderr)
+        print("ss-igi check: " + "; ".join(f"{label}: {r.detail}" for label, r in failed), file=sys.stderr)
         return 1
     return 0
 

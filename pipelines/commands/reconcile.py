@@ -33,6 +33,8 @@ from connectors.igi.limits import (
 from connectors.igi.staging import PREVIEW_PER_ENTITY
 from pipelines.commands._prefect_api import prefect_api_configured
 from pipelines.failures import CommandFailed
+from pipelines.instances import DEFAULT_INSTANCE, Instance, configured_instances, instance_named
+from pipelines.secret_server import name_instance_variables
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -94,7 +96,6 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Reconcile the instance named by --instance, else each configured instance in turn (one run each); print
     each run's summary. The exit status follows the run's status, the worst one's when there are several."""
-    from pipelines.instances import DEFAULT_INSTANCE, configured_instances, instance_named
     from pipelines.logs import quiet_console
 
     run_here = not (prefect_api_configured() or settings.ss_igi_dask_address)
@@ -114,8 +115,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     chosen = [instance_named(settings, args.instance)] if args.instance else configured
     labelled = len(configured) > 1 or configured[0].name != DEFAULT_INSTANCE
     if len(chosen) == 1:
-        return _one_run(args, settings, {**parameters, "instance": chosen[0].name}, run_here, labelled)
-    return _each_instance(args, settings, parameters, [i.name for i in chosen], run_here)
+        return _one_run(args, settings, parameters, chosen[0], run_here, labelled)
+    return _each_instance(args, settings, parameters, chosen, run_here)
 
 
 def _reconcile(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any],
@@ -133,17 +134,22 @@ def _reconcile(args: argparse.Namespace, settings: Settings, parameters: dict[st
             view.close()
 
 
-def _one_run(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any], run_here: bool,
-             labelled: bool) -> int:
+def _reason(summary: dict[str, Any], instance: Instance) -> str:
+    """The run's one-line reason, naming the instance's own variables where it names any."""
+    return name_instance_variables(summary["reason"], instance.settings)
+
+
+def _one_run(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any], instance: Instance,
+             run_here: bool, labelled: bool) -> int:
     from pipelines.reconcile import EXIT_CODES
 
-    summary = _reconcile(args, settings, parameters, run_here)
+    summary = _reconcile(args, settings, {**parameters, "instance": instance.name}, run_here)
     print_summary(summary, show_instance=labelled)
     if summary["status"] in ("failed", "aborted"):
-        raise CommandFailed(summary["reason"])
+        raise CommandFailed(_reason(summary, instance))
     code = EXIT_CODES[summary["status"]]
     if code:
-        print(f"ss-igi reconcile: {summary['reason']}", file=sys.stderr)
+        print(f"ss-igi reconcile: {_reason(summary, instance)}", file=sys.stderr)
     return code
 
 
@@ -151,8 +157,8 @@ def _one_run(args: argparse.Namespace, settings: Settings, parameters: dict[str,
 SEVERITY = {"succeeded": 0, "partial": 1, "failed": 2, "aborted": 2}
 
 
-def _each_instance(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any], names: list[str],
-                   run_here: bool) -> int:
+def _each_instance(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any],
+                   instances: list[Instance], run_here: bool) -> int:
     """One run per instance, in turn: an instance that fails (even to start: a missing setting, say) does not
     stop the others. Each summary is printed as it ends; then one line on stderr per run that did not succeed."""
     from pipelines.failures import explain
@@ -160,18 +166,19 @@ def _each_instance(args: argparse.Namespace, settings: Settings, parameters: dic
 
     statuses: list[str] = []
     reasons: list[str] = []
-    for name in names:
+    for instance in instances:
         try:
-            summary = _reconcile(args, settings, {**parameters, "instance": name}, run_here)
+            summary = _reconcile(args, settings, {**parameters, "instance": instance.name}, run_here)
         except Exception as exc:  # not started: said in one line, like a failed run
+            reason = name_instance_variables(explain(exc), instance.settings)
             statuses.append("failed")
-            reasons.append(f"instance {name}: {explain(exc)}")
-            Console().print(f"[red]ss-igi reconcile: instance {escape(name)} failed[/red]: {escape(explain(exc))}")
+            reasons.append(f"instance {instance.name}: {reason}")
+            Console().print(f"[red]ss-igi reconcile: instance {escape(instance.name)} failed[/red]: {escape(reason)}")
             continue
         print_summary(summary, show_instance=True)
         statuses.append(summary["status"])
         if summary["status"] != "succeeded":
-            reasons.append(f"instance {name}: {summary['reason']}")
+            reasons.append(f"instance {instance.name}: {_reason(summary, instance)}")
     for reason in reasons:
         print(f"ss-igi reconcile: {reason}", file=sys.stderr)
     return EXIT_CODES[max(statuses, key=SEVERITY.__getitem__)]

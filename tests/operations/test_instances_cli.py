@@ -138,18 +138,22 @@ def test_the_secret_server_flags_set_the_default_instance(two_instances, monkeyp
     assert capsys.readouterr().out.count("OK") == 3
 
 
-def _cells(out: str) -> list[list[str]]:
-    return [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if line.count("│") > 3]
+def _rows(out: str) -> dict[str, tuple[str, str, str]]:
+    """The check table: its first column's first line -> (that column's second line, verdict, detail's start)."""
+    lines = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│")]
+    return {cells[0]: (lines[n + 1][0] if n + 1 < len(lines) else "", cells[1], cells[2])
+            for n, cells in enumerate(lines) if cells[1]}
 
 
 def test_check_tests_each_instance_one_row_each(two_instances, capsys):
     assert main(["check"]) == 0
-    rows = _cells(capsys.readouterr().out)
-    secret_servers = [r for r in rows if r[0] == "Secret Server"]
-    assert [r[1:4] for r in secret_servers] == [["default", "SecretServer", "OK"], ["dr", "SecretServer-dr", "OK"]]
-    assert secret_servers[0][4].startswith(f"{two_instances.default.base_url}: version")
-    assert secret_servers[1][4].startswith(f"{two_instances.dr.base_url}: version")
-    assert any(r[0] == "IGI database" and r[3] == "OK" for r in rows)
+    rows = _rows(capsys.readouterr().out)
+    assert list(rows) == ["Secret Server default", "Secret Server dr", "IGI database"]
+    assert rows["Secret Server default"][:2] == ("target SecretServer", "OK")
+    assert rows["Secret Server dr"][:2] == ("target SecretServer-dr", "OK")
+    assert rows["Secret Server default"][2].startswith(two_instances.default.base_url)
+    assert rows["Secret Server dr"][2].startswith(two_instances.dr.base_url)
+    assert rows["IGI database"][1] == "OK"
 
 
 def test_check_with_one_instance_refusing_the_login_fails_in_one_line_after_one_attempt(
@@ -159,12 +163,14 @@ def test_check_with_one_instance_refusing_the_login_fails_in_one_line_after_one_
     two_instances.dr.clear_log()
     assert main(["check"]) == 1
     captured = capsys.readouterr()
-    rows = _cells(captured.out)
-    assert [r[1:4] for r in rows if r[0] == "Secret Server"] == [["default", "SecretServer", "OK"],
-                                                                 ["dr", "SS-DR", "FAILED"]]
+    rows = _rows(captured.out)
+    assert rows["Secret Server default"][1] == "OK"
+    assert rows["Secret Server dr"][:2] == ("target SS-DR", "FAILED")
+    assert rows["Secret Server dr"][2].startswith(two_instances.dr.base_url)
     (line,) = captured.err.strip().splitlines()
     assert line.startswith(f"ss-igi check: Secret Server dr ({two_instances.dr.base_url}): Secret Server refused "
                            "the login")
+    assert line.endswith("check DR_SECRET_SERVER_USERNAME, DR_SECRET_SERVER_PASSWORD and DR_SECRET_SERVER_DOMAIN")
     assert _token_requests(two_instances.dr) == 1
     assert WRONG not in captured.out + captured.err
 
@@ -172,8 +178,7 @@ def test_check_with_one_instance_refusing_the_login_fails_in_one_line_after_one_
 def test_check_instance_tests_only_that_one(two_instances, capsys):
     two_instances.default.clear_log()
     assert main(["check", "--instance", "dr"]) == 0
-    rows = _cells(capsys.readouterr().out)
-    assert [r[1] for r in rows if r[0] == "Secret Server"] == ["dr"]
+    assert list(_rows(capsys.readouterr().out)) == ["Secret Server dr", "IGI database"]
     assert not two_instances.default.calls()
 
 
