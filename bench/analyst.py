@@ -18,17 +18,18 @@ def example_values(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         user_id, user_name, secret_id = conn.execute(sa.text("""
             SELECT p.user_id, u.user_name, p.secret_id
-            FROM ss_staging.secret_permissions AS p JOIN ss_staging.users AS u USING (user_id)
-            WHERE p.deleted_at IS NULL AND u.deleted_at IS NULL
+            FROM ss_staging.secret_permissions AS p JOIN ss_staging.users AS u USING (instance, user_id)
+            WHERE p.instance = 'default' AND p.deleted_at IS NULL AND u.deleted_at IS NULL
             ORDER BY p.secret_permission_id LIMIT 1""")).one()
         folder_path = conn.execute(sa.text("""
-            SELECT folder_path FROM ss_staging.folders WHERE parent_folder_id IS NULL AND deleted_at IS NULL
+            SELECT folder_path FROM ss_staging.folders
+            WHERE instance = 'default' AND parent_folder_id IS NULL AND deleted_at IS NULL
             ORDER BY folder_id LIMIT 1""")).scalar_one()
         first_run = conn.execute(sa.text(
             "SELECT min(finished_at) FROM ss_staging.reconciliation_runs WHERE status = 'succeeded'")).scalar_one()
         now = conn.execute(sa.text("SELECT now()")).scalar_one()
-    return {"user_id": user_id, "user_name": user_name, "secret_id": secret_id, "folder_path": folder_path,
-            "at": first_run.isoformat(), "until": now.isoformat()}
+    return {"instance": "default", "user_id": user_id, "user_name": user_name, "secret_id": secret_id,
+            "folder_path": folder_path, "at": first_run.isoformat(), "until": now.isoformat()}
 
 
 def time_examples(engine: Engine) -> dict[str, Any]:

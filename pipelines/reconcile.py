@@ -1,7 +1,9 @@
 """The reconciliation flow: Secret Server -> pandas -> IGI staging, with a run record, a change log and IGI events.
 
-`run_reconcile(engine, client, ...)` does the whole job with an injected database engine and Secret Server
-client; `reconcile_with_settings` wires settings into it. The Prefect flow `reconcile` (pipelines/reconcile_flow.py)
+`run_reconcile(engine, client, instance=..., target=...)` does the whole job for one Secret Server instance
+with an injected database engine and client: it reads and writes only that instance's staging rows, and its
+events go to the instance's IGI target; `reconcile_with_settings` wires a configured instance's settings into it
+(pipelines/instances.py). The Prefect flow `reconcile` (pipelines/reconcile_flow.py)
 runs that with one Prefect task per entity for extraction (retries belong to the connector, not to Prefect),
 publishes a table artifact and returns the summary; this module does not import Prefect.
 
@@ -34,7 +36,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from connectors.igi.entities import ENTITIES, Entity, EntityStats, ReadAll, ReadPer, select_entities
+from connectors.igi.entities import (
+    DEFAULT_INSTANCE,
+    DEFAULT_TARGET,
+    ENTITIES,
+    Entity,
+    EntityStats,
+    ReadAll,
+    ReadPer,
+    select_entities,
+)
 from connectors.igi.limits import (
     DEFAULT_MAX_CHANGE_PERCENT,
     DEFAULT_MAX_EVENT_PERCENT,
@@ -80,6 +91,7 @@ class RunSummary:
     started_at: datetime
     finished_at: datetime | None
     stats: dict[str, EntityStats]
+    instance: str = DEFAULT_INSTANCE
     events: dict[str, int] = field(default_factory=dict)
     incomplete: dict[str, str] = field(default_factory=dict)
     error: str | None = None
@@ -108,7 +120,7 @@ class RunSummary:
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the flow's return value)."""
         return {
-            "run_id": self.run_id, "status": self.status, "dry_run": self.dry_run,
+            "run_id": self.run_id, "instance": self.instance, "status": self.status, "dry_run": self.dry_run,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "stats": {name: s.as_dict() for name, s in self.stats.items()}, "events": dict(self.events),
@@ -150,9 +162,10 @@ def extract_entity(client: SecretServerReads, entity_name: str, parent_ids: list
     return normalizer.finish()
 
 
-def _staging_keys(engine: Engine, entity: Entity, when: tuple[str, Any] | None = None) -> set[int]:
-    sql = f"SELECT {entity.key[0]} FROM ss_staging.{entity.name} WHERE deleted_at IS NULL"
-    params: dict[str, Any] = {}
+def _staging_keys(engine: Engine, instance: str, entity: Entity, when: tuple[str, Any] | None = None) -> set[int]:
+    """The keys of the instance's current staging rows of ``entity`` (where column ``when[0]`` is ``when[1]``)."""
+    sql = f"SELECT {entity.key[0]} FROM ss_staging.{entity.name} WHERE instance = :instance AND deleted_at IS NULL"
+    params: dict[str, Any] = {"instance": instance}
     if when is not None:
         sql += f" AND {when[0]} = :v"
         params["v"] = when[1]
@@ -160,32 +173,34 @@ def _staging_keys(engine: Engine, entity: Entity, when: tuple[str, Any] | None =
         return {int(v) for v in conn.execute(sa.text(sql), params).scalars()}
 
 
-def _parents(engine: Engine, source: ReadPer, snap: Normalized | None) -> tuple[list[int], str | None]:
+def _parents(engine: Engine, instance: str, source: ReadPer,
+             snap: Normalized | None) -> tuple[list[int], str | None]:
     """Ids to fan out over, from this run's snapshot of the parent entity (None: out of scope, so staging's),
     and why the list is incomplete (None when complete)."""
     parent = ENTITIES[source.per]
     when = source.per_when
     if snap is None:
-        return sorted(_staging_keys(engine, parent, when)), None
+        return sorted(_staging_keys(engine, instance, parent, when)), None
     frame = snap.frame if when is None else snap.frame[(snap.frame[when[0]] == when[1]).fillna(False)]
     ids = {int(v) for v in frame[parent.key[0]].dropna()}
     ids |= {k[0] for k in snap.protected_keys()}  # a rejected parent's children are fetched (and protected)
     if snap.removals_withheld() is None:
         return sorted(ids), None
     # some parent could not be read or identified: its children may be missing from the fan-out
-    return sorted(ids | _staging_keys(engine, parent, when)), f"its parent entity {parent.name} is incomplete"
+    return (sorted(ids | _staging_keys(engine, instance, parent, when)),
+            f"its parent entity {parent.name} is incomplete")
 
 
-def _known_keys(engine: Engine, name: str, snapshots: dict[str, Normalized]) -> Collection[int]:
+def _known_keys(engine: Engine, instance: str, name: str, snapshots: dict[str, Normalized]) -> Collection[int]:
     snap = snapshots.get(name)
     if snap is None:
-        return _staging_keys(engine, ENTITIES[name])
+        return _staging_keys(engine, instance, ENTITIES[name])
     keys = {int(k) for k in snap.loaded_keys()}
-    return keys if snap.complete else keys | _staging_keys(engine, ENTITIES[name])
+    return keys if snap.complete else keys | _staging_keys(engine, instance, ENTITIES[name])
 
 
 def extract_all(engine: Engine, client: SecretServerReads, entities: Sequence[Entity], extract: Extract,
-                progress: ExtractProgress | None = None) -> dict[str, Normalized]:
+                progress: ExtractProgress | None = None, *, instance: str = DEFAULT_INSTANCE) -> dict[str, Normalized]:
     """Every entity, then the references, checked in dependency order; ``progress`` is told of each. The lists
     are read one after another (one list's pages at a time on the page pool, one list's records in memory), and
     each fan-out starts as soon as its own parent list is in, beside the lists that follow. An exception (a
@@ -204,7 +219,7 @@ def extract_all(engine: Engine, client: SecretServerReads, entities: Sequence[En
                 parent_snapshot = after.result() if after is not None else None
                 if after is not None and parent_snapshot is None:
                     return None  # the parent was not extracted: the run stops
-                parent_ids, incomplete_parent = _parents(engine, entity.source, parent_snapshot)
+                parent_ids, incomplete_parent = _parents(engine, instance, entity.source, parent_snapshot)
             elif after is not None:
                 wait([after])
             if stop.is_set():
@@ -235,7 +250,8 @@ def extract_all(engine: Engine, client: SecretServerReads, entities: Sequence[En
             raise error
     snapshots = {name: snapshot for name, future in futures.items() if (snapshot := future.result()) is not None}
     for snapshot in snapshots.values():  # dependency order: a referenced entity is checked first
-        known = {ref.entity: _known_keys(engine, ref.entity, snapshots) for ref in snapshot.entity.references}
+        known = {ref.entity: _known_keys(engine, instance, ref.entity, snapshots)
+                 for ref in snapshot.entity.references}
         check_references(snapshot, known)
     return snapshots
 
@@ -245,6 +261,8 @@ def run_reconcile(
     engine: Engine,
     client: SecretServerReads,
     *,
+    instance: str = DEFAULT_INSTANCE,
+    target: str = DEFAULT_TARGET,
     entities: Sequence[str] | None = None,
     dry_run: bool = False,
     max_removals: int | None = DEFAULT_MAX_REMOVALS,
@@ -259,9 +277,11 @@ def run_reconcile(
     extract: Extract = extract_entity,
     progress: ExtractProgress | None = None,
 ) -> RunSummary:
-    """Reconcile Secret Server into staging once; always records the run and returns its summary (failures and
-    aborts included: they leave staging exactly as it was). The limits are those of connectors/igi/limits.py;
-    ``allow_mass_change`` lifts them all for a planned change. ``progress`` follows the extraction."""
+    """Reconcile the Secret Server ``instance`` (read through ``client``) into its staging rows once; its events
+    go to IGI's ``target``. Always records the run and returns its summary (failures and aborts included: they
+    leave staging exactly as it was, every instance's). The limits are those of connectors/igi/limits.py, against
+    the instance's own rows; ``allow_mass_change`` lifts them all for a planned change. ``progress`` follows the
+    extraction."""
     selected = select_entities(list(entities) if entities else None)
     limits = SafetyLimits.lifted() if allow_mass_change else SafetyLimits(
         max_removals, max_removal_percent, max_change_percent, max_events, max_event_percent, percent_floor)
@@ -273,10 +293,10 @@ def run_reconcile(
     if progress is not None:
         progress.attach(client.stats)
         client.page_observer = progress.page_read
-    with hold_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id) as run:
-        log.info("reconciliation run %s started: %s", run.run_id, parameters)
-        summary = _run(engine, client, run, selected, MergeOptions(dry_run, limits, reemit_events), extract,
-                       progress)
+    options = MergeOptions(dry_run, limits, reemit_events, instance, target)
+    with hold_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id, instance=instance) as run:
+        log.info("reconciliation run %s of instance %s started: %s", run.run_id, instance, parameters)
+        summary = _run(engine, client, run, selected, options, extract, progress)
     log.info("reconciliation run %s %s", run.run_id, summary.reason())
     return summary
 
@@ -290,15 +310,15 @@ def _run(engine: Engine, client: SecretServerReads, run: RunHandle, selected: li
 
     def finish(conn: Any, status: str, result: Any, error: str | None) -> Any:
         return record_run(conn, run_id, status, result, error, snapshots=ordered, dry_run=options.dry_run,
-                          incomplete=incomplete, extract_stats=extract_stats)
+                          incomplete=incomplete, extract_stats=extract_stats, instance=options.instance)
 
     try:
-        snapshots = extract_all(engine, client, selected, extract, progress)
+        snapshots = extract_all(engine, client, selected, extract, progress, instance=options.instance)
         ordered += [snapshots[e.name] for e in selected]
         incomplete.update({s.entity.name: why for s in ordered if (why := s.removals_withheld()) is not None})
         extract_stats.update(client.stats.as_dict())
         if all(not s.complete for s in ordered):  # nothing came through (e.g. Secret Server unreachable): fail
-            outcome = fail_run(engine, ordered, _nothing_extracted(incomplete), finish=finish)
+            outcome = fail_run(engine, ordered, _nothing_extracted(incomplete, options.instance), finish=finish)
         else:
             outcome = load_run(engine, run_id, ordered, options, finish=finish)
     except Exception as exc:  # e.g. the Dask scheduler is unreachable: the run is recorded failed, with why
@@ -307,38 +327,41 @@ def _run(engine: Engine, client: SecretServerReads, run: RunHandle, selected: li
         outcome = fail_run(engine, ordered, reason, finish=finish)
     status = merged_status(incomplete) if outcome.status == "succeeded" else outcome.status
     return RunSummary(
-        run_id=run_id, status=status, dry_run=options.dry_run, started_at=run.started_at,
+        run_id=run_id, instance=options.instance, status=status, dry_run=options.dry_run, started_at=run.started_at,
         finished_at=outcome.finished_at, stats=outcome.result.stats, events=outcome.result.events,
         incomplete=incomplete, error=outcome.error, preview=outcome.result.preview, extract_stats=extract_stats,
         warnings=outcome.result.warnings,
     )
 
 
-def _nothing_extracted(incomplete: dict[str, str]) -> str:
+def _nothing_extracted(incomplete: dict[str, str], instance: str) -> str:
     """One line for a run that read nothing: the first entity's reason (the others are in ``incomplete``)."""
     first, why = next(iter(incomplete.items()))
     others = f"; {len(incomplete) - 1} other entities failed too (see the run's incomplete)" \
         if len(incomplete) > 1 else ""
-    return (f"no entity could be extracted: {first}: {why}{others}; check SECRET_SERVER_URL and that "
-            "Secret Server is up")
+    url = "SECRET_SERVER_URL" if instance == DEFAULT_INSTANCE else f"{instance.upper()}_SECRET_SERVER_URL"
+    return f"no entity could be extracted: {first}: {why}{others}; check {url} and that Secret Server is up"
 
 
 # ---------------------------------------------------------------------------------------------- settings
-def reconcile_with_settings(settings: Settings, *, progress: ExtractProgress | None = None,
-                            flow_run_id: str | None = None, extract: Extract = extract_entity,
-                            **parameters: Any) -> RunSummary:
-    """One run wired from ``settings``: IGI's database and a Secret Server client opened, `run_reconcile` with
+def reconcile_with_settings(settings: Settings, *, instance: str | None = None,
+                            progress: ExtractProgress | None = None, flow_run_id: str | None = None,
+                            extract: Extract = extract_entity, **parameters: Any) -> RunSummary:
+    """One run of the configured ``instance`` (None: the only one configured; pipelines/instances.py) wired from
+    ``settings``: IGI's database and the instance's Secret Server client opened, `run_reconcile` with
     ``parameters`` (its keyword arguments), both closed, then ``progress``. The body of the Prefect flow
     (pipelines/reconcile_flow.py), and what the CLI runs in this process when no Prefect API is configured."""
     from pipelines.database import open_database
+    from pipelines.instances import instance_named
     from pipelines.secret_server import open_secret_server
 
     try:
+        chosen = instance_named(settings, instance)
         engine = open_database(settings)
         try:
-            with open_secret_server(settings) as client:
-                return run_reconcile(engine, client, flow_run_id=flow_run_id, extract=extract, progress=progress,
-                                     **parameters)
+            with open_secret_server(chosen.settings) as client:
+                return run_reconcile(engine, client, instance=chosen.name, target=chosen.target,
+                                     flow_run_id=flow_run_id, extract=extract, progress=progress, **parameters)
         finally:
             engine.dispose()
     finally:

@@ -1,6 +1,8 @@
 """The Prefect flow `reconcile`: `reconcile_with_settings` (pipelines/reconcile.py) as a flow run, with one Prefect
 task per entity for extraction, optional Dask scale-out of the fan-outs, a progress and a summary artifact.
 
+A flow run reconciles one Secret Server instance (parameter ``instance``; pipelines/instances.py): its name ends
+with the instance it was given, and its summary artifact names the instance it reconciled.
 Deployments and ``ss-igi serve`` run this flow; ``ss-igi reconcile`` runs it when a Prefect API is configured (or
 Dask is), and otherwise runs `reconcile_with_settings` in its own process, which never imports Prefect.
 """
@@ -8,6 +10,7 @@ Dask is), and otherwise runs `reconcile_with_settings` in its own process, which
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -24,6 +27,7 @@ from connectors.igi.limits import (
 )
 from connectors.igi.normalize import Normalized, concat_snapshots
 from connectors.secret_server.protocols import SecretServerReads
+from pipelines.instances import instance_named
 from pipelines.progress import ExtractProgress, artifact_view
 from pipelines.reconcile import ReconciliationError, RunSummary, extract_entity, reconcile_with_settings
 from pipelines.settings import Settings
@@ -38,7 +42,8 @@ def extract_task(client: SecretServerReads, entity_name: str, parent_ids: list[i
 # Scale-out: with SS_IGI_DASK_ADDRESS set ("local" for a temporary cluster on this host, or a scheduler's
 # tcp://host:8786), the flow runs on Prefect's Dask task runner and splits each per-object fan-out (group
 # members, folder and secret permissions) into chunks that run as tasks on the Dask workers. A task cannot take
-# the flow's client with it to another process, so each chunk opens its own from the worker's settings.
+# the flow's client with it to another process, so each chunk opens its own, of the run's instance, from the
+# worker's settings.
 DASK_ADDRESS_SETTING = "SS_IGI_DASK_ADDRESS"
 DASK_CHUNKS = 8
 
@@ -55,20 +60,23 @@ def dask_task_runner(settings: Settings | None = None) -> Any:
 
 @task(name="extract-chunk", task_run_name="extract-{entity_name}-chunk", cache_policy=NO_CACHE,
       persist_result=False)
-def extract_chunk_task(entity_name: str, parent_ids: list[int]) -> Normalized:
-    """One chunk of a fan-out on a Dask worker, with a client of its own from the worker's settings."""
+def extract_chunk_task(entity_name: str, parent_ids: list[int], instance: str | None = None) -> Normalized:
+    """One chunk of a fan-out on a Dask worker, with a client of its own on ``instance`` from the worker's
+    settings."""
     from pipelines.secret_server import open_secret_server
 
-    with open_secret_server(Settings()) as client:
+    with open_secret_server(instance_named(Settings(), instance).settings) as client:
         return extract_entity(client, entity_name, parent_ids)
 
 
-def extract_on_dask(client: SecretServerReads, entity_name: str, parent_ids: list[int] | None = None) -> Normalized:
-    """`extract_task`, with fan-outs spread over the task runner in chunks, merged back in order."""
+def extract_on_dask(client: SecretServerReads, entity_name: str, parent_ids: list[int] | None = None, *,
+                    instance: str | None = None) -> Normalized:
+    """`extract_task`, with fan-outs spread over the task runner in chunks (read from ``instance``), merged back
+    in order."""
     if not parent_ids or len(parent_ids) < 2:
         return extract_task(client, entity_name, parent_ids)
     size = math.ceil(len(parent_ids) / DASK_CHUNKS)
-    futures = [extract_chunk_task.submit(entity_name, parent_ids[i:i + size])
+    futures = [extract_chunk_task.submit(entity_name, parent_ids[i:i + size], instance)
                for i in range(0, len(parent_ids), size)]
     return concat_snapshots(ENTITIES[entity_name], [future.result() for future in futures])
 
@@ -78,15 +86,25 @@ def publish_artifact(summary: RunSummary) -> None:
     from prefect.artifacts import create_table_artifact
 
     events = ", ".join(f"{name} {n}" for name, n in summary.events.items()) or "none"
-    description = (f"Reconciliation run {summary.run_id}: {summary.status}"
+    description = (f"Reconciliation run {summary.run_id} of instance {summary.instance}: {summary.status}"
                    f"{' (dry run)' if summary.dry_run else ''}. IGI events: {events}.")
     if not summary.ok:
         description += f" {summary.reason()}"
     create_table_artifact(key="reconcile-summary", table=summary.table(), description=description)
 
 
-@flow(name="reconcile", log_prints=False, task_runner=dask_task_runner())
+def flow_run_name() -> str:
+    """Prefect's usual two-word name, then the instance when the run names one (e.g. ``brave-otter-dr``)."""
+    from prefect.runtime import flow_run
+    from prefect.utilities.names import generate_slug
+
+    instance = flow_run.parameters.get("instance")
+    return f"{generate_slug(2)}-{instance}" if instance else generate_slug(2)
+
+
+@flow(name="reconcile", flow_run_name=flow_run_name, log_prints=False, task_runner=dask_task_runner())
 def reconcile(
+    instance: str | None = None,
     entities: list[str] | None = None,
     dry_run: bool = False,
     max_removals: int | None = DEFAULT_MAX_REMOVALS,
@@ -100,7 +118,8 @@ def reconcile(
     progress: Any = None,
     settings: Any = None,
 ) -> dict[str, Any]:
-    """Reconcile Secret Server into IGI staging. ``entities``: a subset (default all); ``dry_run``: compute and
+    """Reconcile a Secret Server instance into IGI staging. ``instance``: its name (None: the only configured
+    one; several configured: name one); ``entities``: a subset (default all); ``dry_run``: compute and
     report, write only the run record; ``max_*`` and ``percent_floor``: the safety limits (None: no limit; see
     connectors/igi/limits.py) above which the run aborts; ``allow_mass_change``: lift them all for a planned
     change; ``reemit_events``: emit every current account and permission to igi.event_target (an initial load
@@ -113,19 +132,20 @@ def reconcile(
     from prefect.states import Completed
 
     settings = settings or Settings()
+    chosen = instance_named(settings, instance)
     observer = progress if isinstance(progress, ExtractProgress) else ExtractProgress()
     view = artifact_view("reconcile-progress", len(entities or ENTITIES))
     if view is not None:
         observer.add_view(view)
     summary = reconcile_with_settings(
-        settings, progress=observer, flow_run_id=str(flow_run.id) if flow_run.id else None,
-        extract=extract_on_dask if settings.ss_igi_dask_address else extract_task,
+        settings, instance=chosen.name, progress=observer, flow_run_id=str(flow_run.id) if flow_run.id else None,
+        extract=partial(extract_on_dask, instance=chosen.name) if settings.ss_igi_dask_address else extract_task,
         entities=entities, dry_run=dry_run, max_removals=max_removals, max_removal_percent=max_removal_percent,
         max_change_percent=max_change_percent, max_events=max_events, max_event_percent=max_event_percent,
         percent_floor=percent_floor, allow_mass_change=allow_mass_change, reemit_events=reemit_events,
     )
     publish_artifact(summary)
-    get_run_logger().info("reconcile: %s", summary.reason())
+    get_run_logger().info("reconcile of instance %s: %s", summary.instance, summary.reason())
     if summary.status == "partial":  # a warning: merged, some removals withheld. Calling the flow returns data.
         return Completed(name="Partial", message=summary.reason(), data=summary.as_dict())  # type: ignore[return-value]
     if not summary.ok:

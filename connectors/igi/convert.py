@@ -11,6 +11,8 @@ gives the same answers; tests/reconcile/test_convert.py feeds the same records t
 - ``timestamp``: an ISO 8601 string; zone-less times are UTC, explicit offsets are converted; .NET's "never"
   (``0001-01-01T00:00:00``) becomes NULL; within pandas' range (years 1677-2262), as the normalizer holds them.
 - null (and a float NaN) is missing: the column's ``default`` when it has one, else NULL.
+
+`copy_frame` hands the typed columns of a normalized frame to a binary COPY (the staging load's first step).
 """
 
 from __future__ import annotations
@@ -96,3 +98,24 @@ def to_timestamp(value: Any) -> datetime | None:
 
 
 _CONVERTERS = {"int": to_int, "bool": to_bool, "text": to_text, "timestamp": to_timestamp}
+
+
+# ---------------------------------------------------------------------------------------------- COPY
+def _column_values(series: pd.Series) -> list[Any]:
+    """The column as Python values for COPY, None where missing. Timestamps become datetime objects: psycopg's
+    C dumper takes those about 6x faster than pandas Timestamps (scale l: secrets staged in 0.3 s, not 1.5 s)."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        values = pd.Series(series.array.to_pydatetime(), index=series.index, dtype=object)
+    else:
+        values = series.astype(object)
+    return values.where(series.notna(), None).tolist()
+
+
+def copy_frame(cursor: Any, table: str, columns: list[str], types: list[str], frame: pd.DataFrame) -> None:
+    """COPY (binary) the ``columns`` of a normalized frame into ``table``, with these PostgreSQL types."""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        if frame.empty:
+            return
+        for row in zip(*(_column_values(frame[c]) for c in columns), strict=True):
+            copy.write_row(row)

@@ -3,6 +3,8 @@ to, and which of its columns matter to IGI. Extraction, normalization, validatio
 diff, the change log and the IGI events are written once and driven by these declarations (as a Singer stream
 class drives its tap); the seven entities differ only in data. Adding an attribute to an entity means a column
 here plus a migration (sql/); tests/db/test_migrations.py checks every declaration against the migrated schema.
+Staging holds every Secret Server instance side by side: each table also has ``instance``, first in its primary key
+(`Entity.staging_key`); a run reconciles one instance and works only on its rows.
 
 ``source`` says how the records are read: a function of the client typed against `SecretServerReads`
 (``lambda ss: ss.iter_users()``), so mypy checks the operation and its arguments. (A function rather than
@@ -35,6 +37,11 @@ Records = Iterable[Mapping[str, Any]]
 
 PG_TYPES: dict[str, str] = {"int": "int4", "text": "text", "bool": "bool", "timestamp": "timestamptz"}
 SQL_TYPES: dict[str, str] = {"int": "integer", "text": "text", "bool": "boolean", "timestamp": "timestamptz"}
+# Every staging row carries the Secret Server instance it came from (sql/014_instances.sql); a single unnamed
+# instance is "default", and its events go to IGI's target "SecretServer".
+INSTANCE_COLUMN = "instance"
+DEFAULT_INSTANCE = "default"
+DEFAULT_TARGET = "SecretServer"
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,12 @@ class Entity:
     def column_names(self) -> list[str]:
         """The staging columns, in declaration order."""
         return [c.name for c in self.columns]
+
+    @property
+    def staging_key(self) -> tuple[str, ...]:
+        """The staging table's primary key: the instance, then the Secret Server key (ids are unique only
+        within one instance). The instance is a constant of a run, never a column of the normalized frames."""
+        return (INSTANCE_COLUMN, *self.key)
 
     @property
     def value_columns(self) -> list[Column]:

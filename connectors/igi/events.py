@@ -1,5 +1,7 @@
 r"""IGI TARGET-queue events (``igi.event_target``) from a reconciliation run: one row per account or permission
-change, state 1 (unprocessed), target 'SecretServer'.
+change, state 1 (unprocessed), ``target`` the IGI target of the run's Secret Server instance ('SecretServer' for
+the default instance). A run sees only its instance's rows: every join below stays within one instance (a
+permission's holder, group, folder or secret is of the permission's instance).
 
 Accounts are Secret Server users. ``code`` is the account: ``<domain_name>\<user_name>`` for a domain user,
 else ``<user_name>``. Account events come from the users diff of the run:
@@ -81,15 +83,16 @@ _USER_CODE = account_code_sql("u.domain_name", "u.user_name")
 
 def _direct(kind: str, entity: Entity, on: Entity, functionality: str, attributes: list[str]) -> str:
     """The direct permissions of current users held in ``entity`` (alias p), on current objects of ``on``
-    (alias o): ``functionality_type`` ``kind``, ``functionality`` the SQL given, ``attributes`` those columns."""
+    (alias o), each with its instance: ``functionality_type`` ``kind``, ``functionality`` the SQL given,
+    ``attributes`` those columns."""
     key = on.key[0]
     return f"""
-    SELECT p.user_id, {_USER_CODE} AS code, '{kind}' AS functionality_type,
+    SELECT p.instance, p.user_id, {_USER_CODE} AS code, '{kind}' AS functionality_type,
            {functionality} AS functionality,
            jsonb_build_object({", ".join(f"'{c}', p.{c}" for c in attributes)}) AS attributes
     FROM ss_staging.{entity.name} p
-    JOIN ss_staging.{on.name} o ON o.{key} = p.{key} AND o.deleted_at IS NULL
-    JOIN ss_staging.users u ON u.user_id = p.user_id AND u.deleted_at IS NULL
+    JOIN ss_staging.{on.name} o ON o.instance = p.instance AND o.{key} = p.{key} AND o.deleted_at IS NULL
+    JOIN ss_staging.users u ON u.instance = p.instance AND u.user_id = p.user_id AND u.deleted_at IS NULL
     WHERE p.deleted_at IS NULL"""
 
 
@@ -98,8 +101,9 @@ def _held_by_user(entity: Entity) -> list[str]:
     return [c for c in entity.column_names if c != "group_id"]
 
 
-# Every current direct permission of every current user: group memberships, user-level folder and secret
-# permissions (named as the module doc says; the attributes are the row's ids and roles).
+# Every current direct permission of every current user, of every instance (filter on ``p.instance``): group
+# memberships, user-level folder and secret permissions (named as the module doc says; the attributes are the
+# row's ids and roles).
 PERMISSIONS_SQL = " UNION ALL ".join([
     _direct("group", GROUP_MEMBERS, GROUPS, "'group:' || o.group_name", GROUP_MEMBERS.column_names),
     _direct("folder", FOLDER_PERMISSIONS, FOLDERS, "'folder:' || coalesce(o.folder_path, o.folder_name) || '|' "
@@ -109,21 +113,22 @@ PERMISSIONS_SQL = " UNION ALL ".join([
 ])
 
 
-def snapshot_permissions(conn: Connection, table: str, *, affected_only: bool = False) -> None:
-    """Materialize the current permission set into a temp table (dropped at commit or rollback); with
+def snapshot_permissions(conn: Connection, table: str, instance: str, *, affected_only: bool = False) -> None:
+    """Materialize the instance's current permission set into a temp table (dropped at commit or rollback); with
     ``affected_only``, only the permissions of the users in ``_affected_users`` (see `mark_affected_users`)."""
-    where = " WHERE p.user_id IN (SELECT user_id FROM _affected_users)" if affected_only else ""
-    conn.exec_driver_sql(
+    affected = " AND p.user_id IN (SELECT user_id FROM _affected_users)" if affected_only else ""
+    conn.execute(sa.text(
         f"CREATE TEMP TABLE {table} ON COMMIT DROP AS "
-        f"SELECT DISTINCT ON (user_id, functionality_type, functionality) * FROM ({PERMISSIONS_SQL}) p{where} "
-        f"ORDER BY user_id, functionality_type, functionality, attributes::text"
-    )
+        f"SELECT DISTINCT ON (user_id, functionality_type, functionality) * FROM ({PERMISSIONS_SQL}) p "
+        f"WHERE p.instance = :instance{affected} "
+        f"ORDER BY user_id, functionality_type, functionality, attributes::text"), {"instance": instance})
 
 
 def _holders_of(entity: Entity, on: Entity) -> str:
     """The users holding a permission row of ``entity`` on an object of ``on`` that the run's diff touches."""
     key = on.key[0]
-    return f"SELECT p.user_id FROM ss_staging.{entity.name} p JOIN _diff_{on.name} d ON d.{key} = p.{key}"
+    return (f"SELECT p.user_id FROM ss_staging.{entity.name} p JOIN _diff_{on.name} d ON d.{key} = p.{key} "
+            "WHERE p.instance = :instance")
 
 
 def _users_of_rows(entity: Entity) -> str:
@@ -146,21 +151,23 @@ _AFFECTED_BY: dict[str, str] = {
 }
 
 
-def mark_affected_users(conn: Connection, diffed: Sequence[str]) -> None:
-    """Before the merge: note in ``_affected_users`` every user whose permissions the merge of the entities
-    ``diffed`` (each with its ``_diff_``/``_in_`` tables) can change; no one else's can."""
+def mark_affected_users(conn: Connection, diffed: Sequence[str], instance: str) -> None:
+    """Before the merge: note in ``_affected_users`` every user of the instance whose permissions the merge of
+    the entities ``diffed`` (each with its ``_diff_``/``_in_`` tables) can change; no one else's can."""
     parts = [_AFFECTED_BY[name] for name in diffed]
     union = " UNION ".join(f"({p})" for p in parts) if parts else "SELECT NULL::integer"
-    conn.exec_driver_sql(
+    conn.execute(sa.text(
         f"CREATE TEMP TABLE _affected_users ON COMMIT DROP AS SELECT DISTINCT a.user_id FROM ({union}) a(user_id) "
-        "WHERE a.user_id IS NOT NULL")
+        "WHERE a.user_id IS NOT NULL"), {"instance": instance})
 
 
-def count_permissions(conn: Connection) -> int:
-    """How many direct permissions current users hold now (what `snapshot_permissions` would keep)."""
-    return int(conn.exec_driver_sql(
-        f"SELECT count(*) FROM (SELECT DISTINCT user_id, functionality_type, functionality "
-        f"FROM ({PERMISSIONS_SQL}) p) d").scalar_one())
+def count_known(conn: Connection, instance: str) -> int:
+    """How many accounts and direct permissions IGI knows of the instance now: its current users, and the
+    permissions `snapshot_permissions` would keep (what the event limits compare a run's events with)."""
+    return int(conn.execute(sa.text(
+        f"SELECT (SELECT count(*) FROM ss_staging.users WHERE instance = :instance AND deleted_at IS NULL) "
+        f"+ (SELECT count(*) FROM (SELECT DISTINCT user_id, functionality_type, functionality "
+        f"FROM ({PERMISSIONS_SQL}) p WHERE p.instance = :instance) d)"), {"instance": instance}).scalar_one())
 
 
 def _attributes(j: str) -> str:
@@ -206,10 +213,10 @@ _USERS_JSON = row_json("u", USERS)
 REEMIT_ACCOUNTS_SQL = f"""
     SELECT 1 AS phase, u.user_id, 10 AS operation, {_USER_CODE} AS code, NULL::text AS functionality_type,
            NULL::text AS functionality, {_USERS_JSON} || jsonb_build_object('code', {_USER_CODE}) AS attributes
-    FROM ss_staging.users u WHERE u.deleted_at IS NULL
+    FROM ss_staging.users u WHERE u.instance = :instance AND u.deleted_at IS NULL
     UNION ALL
     SELECT 3, u.user_id, 6, {_USER_CODE}, NULL, NULL, {_USERS_JSON} || jsonb_build_object('code', {_USER_CODE})
-    FROM ss_staging.users u WHERE u.deleted_at IS NULL AND NOT u.enabled
+    FROM ss_staging.users u WHERE u.instance = :instance AND u.deleted_at IS NULL AND NOT u.enabled
 """
 
 PERMISSION_EVENTS_SQL = """
@@ -230,9 +237,10 @@ REEMIT_PERMISSIONS_SQL = """
 """
 
 
-def write_events(conn: Connection, run_id: int, *, users_diff: bool, reemit: bool) -> dict[str, int]:
-    """Insert the run's events (needs ``_perm_before``/``_perm_after`` and, with ``users_diff``,
-    ``_diff_users`` and ``_in_users``); return their count per operation name."""
+def write_events(conn: Connection, run_id: int, instance: str, target: str, *, users_diff: bool,
+                 reemit: bool) -> dict[str, int]:
+    """Insert the run's events for the IGI ``target`` of ``instance`` (needs ``_perm_before``/``_perm_after``
+    and, with ``users_diff``, ``_diff_users`` and ``_in_users``); return their count per operation name."""
     if reemit:
         parts = [REEMIT_ACCOUNTS_SQL, REEMIT_PERMISSIONS_SQL]
     else:
@@ -241,12 +249,13 @@ def write_events(conn: Connection, run_id: int, *, users_diff: bool, reemit: boo
     diff_users = f"{_DIFF_USERS}, " if users_diff and not reemit else ""
     rows = conn.execute(sa.text(f"""
         WITH {diff_users}inserted AS (
-            INSERT INTO igi.event_target (run_id, code, operation, state, functionality, functionality_type,
-                                          attributes)
-            SELECT :run, e.code, e.operation, 1, e.functionality, e.functionality_type, e.attributes
+            INSERT INTO igi.event_target (run_id, target, code, operation, state, functionality,
+                                          functionality_type, attributes)
+            SELECT :run, :target, e.code, e.operation, 1, e.functionality, e.functionality_type, e.attributes
             FROM ({union}) e
             ORDER BY e.phase, e.user_id, e.operation, e.functionality_type, e.functionality
             RETURNING operation
         )
-        SELECT operation, count(*) FROM inserted GROUP BY operation ORDER BY operation"""), {"run": run_id}).all()
+        SELECT operation, count(*) FROM inserted GROUP BY operation ORDER BY operation"""),
+        {"run": run_id, "instance": instance, "target": target}).all()
     return {OPERATIONS[int(op)]: int(n) for op, n in rows}

@@ -110,8 +110,9 @@ def status(engine: Engine, sql_dir: Path = SQL_DIR) -> MigrationStatus:
         return _verify_history(conn, migrations)
 
 
-def upgrade(engine: Engine, sql_dir: Path = SQL_DIR) -> list[Migration]:
-    """Apply pending migrations in order; return those applied (empty when up to date)."""
+def upgrade(engine: Engine, sql_dir: Path = SQL_DIR, *, through: int | None = None) -> list[Migration]:
+    """Apply pending migrations in order (only those numbered up to ``through``, when given: a database as an
+    older release left it, e.g. for an upgrade test); return those applied (empty when up to date)."""
     migrations = discover(sql_dir)
     applied: list[Migration] = []
     with engine.connect() as conn:
@@ -121,7 +122,8 @@ def upgrade(engine: Engine, sql_dir: Path = SQL_DIR) -> list[Migration]:
         try:
             with conn.begin():
                 _run_script(conn, _BOOKKEEPING)
-                pending = _verify_history(conn, migrations).pending
+                pending = [m for m in _verify_history(conn, migrations).pending
+                           if through is None or m.version <= through]
             for migration in pending:
                 with conn.begin():
                     try:

@@ -1,4 +1,5 @@
-"""Run records and rejects: ``ss_staging.reconciliation_runs`` and ``ss_staging.rejects``.
+"""Run records and rejects: ``ss_staging.reconciliation_runs`` and ``ss_staging.rejects``, each with the Secret
+Server instance the run reconciled (runs are per instance; the history can be read for one or for all).
 
 A run row is written first in its own transaction (status ``running``), so that a run that fails is still
 recorded; it is finished either inside the load's transaction (success) or in a new one after a rollback
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.igi.entities import ENTITY_NAMES
+from connectors.igi.entities import DEFAULT_INSTANCE, ENTITY_NAMES
 from connectors.igi.normalize import Reject
 
 log = logging.getLogger(__name__)
@@ -48,18 +49,20 @@ def merged_status(incomplete: Mapping[str, str]) -> str:
 
 
 @contextmanager
-def hold_run(engine: Engine, *, parameters: Mapping[str, Any], dry_run: bool,
-             flow_run_id: str | None = None) -> Iterator[RunHandle]:
-    """Insert a ``running`` run row and hold its lock until the block ends. If the block raises before the run
-    was finished, the run is recorded failed with the exception as its reason."""
+def hold_run(engine: Engine, *, parameters: Mapping[str, Any], dry_run: bool, flow_run_id: str | None = None,
+             instance: str = DEFAULT_INSTANCE) -> Iterator[RunHandle]:
+    """Insert a ``running`` run row of ``instance`` and hold its lock until the block ends. If the block raises
+    before the run was finished, the run is recorded failed with the exception as its reason."""
     with engine.connect() as conn:
         with conn.begin():
             row = conn.execute(
                 sa.text(
-                    "INSERT INTO ss_staging.reconciliation_runs (flow_run_id, dry_run, parameters) "
-                    "VALUES (CAST(:flow AS uuid), :dry, CAST(:params AS jsonb)) RETURNING run_id, started_at"
+                    "INSERT INTO ss_staging.reconciliation_runs (instance, flow_run_id, dry_run, parameters) "
+                    "VALUES (:instance, CAST(:flow AS uuid), :dry, CAST(:params AS jsonb)) "
+                    "RETURNING run_id, started_at"
                 ),
-                {"flow": flow_run_id, "dry": dry_run, "params": json.dumps(dict(parameters), default=str)},
+                {"instance": instance, "flow": flow_run_id, "dry": dry_run,
+                 "params": json.dumps(dict(parameters), default=str)},
             ).one()
             # Taken before the row is visible to anyone (the insert commits below), so no sweep can see the row
             # unlocked; a session lock outlives this transaction.
@@ -156,32 +159,35 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
-def write_rejects(conn: Connection, run_id: int, rejects: Iterable[Reject]) -> int:
-    """COPY the rejects of a run into ss_staging.rejects (in the caller's transaction); return how many."""
+def write_rejects(conn: Connection, run_id: int, instance: str, rejects: Iterable[Reject]) -> int:
+    """COPY the rejects of a run of ``instance`` into ss_staging.rejects (in the caller's transaction); return
+    how many."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     count = 0
     with cursor.copy(
-        "COPY ss_staging.rejects (run_id, entity, source_id, reason, record) FROM STDIN (FORMAT BINARY)"
+        "COPY ss_staging.rejects (run_id, instance, entity, source_id, reason, record) FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["int8", "text", "text", "text", "jsonb"])
+        copy.set_types(["int8", "text", "text", "text", "text", "jsonb"])
         for reject in rejects:
-            copy.write_row((run_id, reject.entity, _clean(reject.source_id), _clean(reject.reason),
+            copy.write_row((run_id, instance, reject.entity, _clean(reject.source_id), _clean(reject.reason),
                             Jsonb(_clean(reject.record))))
             count += 1
     return count
 
 
 # ---------------------------------------------------------------------------------------------- history
-_RUN_COLUMNS = ("run_id, flow_run_id, started_at, finished_at, status, dry_run, parameters, stats, events, "
+_RUN_COLUMNS = ("run_id, instance, flow_run_id, started_at, finished_at, status, dry_run, parameters, stats, events, "
                 "incomplete, extract_stats, error, warnings")
 
 
-def list_runs(engine: Engine, limit: int = 10) -> list[dict[str, Any]]:
-    """The last ``limit`` runs, newest first, as stored (``stats`` per entity)."""
+def list_runs(engine: Engine, limit: int = 10, instance: str | None = None) -> list[dict[str, Any]]:
+    """The last ``limit`` runs (of ``instance``; None: of every instance), newest first, as stored (``stats``
+    per entity)."""
+    where = "" if instance is None else "WHERE instance = :instance "
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            f"SELECT {_RUN_COLUMNS} FROM ss_staging.reconciliation_runs ORDER BY run_id DESC LIMIT :n"),
-            {"n": int(limit)}).mappings().all()
+            f"SELECT {_RUN_COLUMNS} FROM ss_staging.reconciliation_runs {where}ORDER BY run_id DESC LIMIT :n"),
+            {"n": int(limit), "instance": instance}).mappings().all()
     return [dict(r) for r in rows]
 
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.igi import MigrationError, create_engine, upgrade
-from connectors.igi.entities import ENTITIES, SQL_TYPES
+from connectors.igi.entities import ENTITIES, INSTANCE_COLUMN, SQL_TYPES
 from connectors.igi.migrations import SQL_DIR, discover, status
 
 STAGING_TABLES = {
@@ -51,9 +51,9 @@ def test_every_staging_object_table_has_its_entity_key_and_deleted_at(igi_engine
         "secret_permissions": ["secret_permission_id"],
     }
     for table, key in keys.items():
-        assert inspector.get_pk_constraint(table, schema="ss_staging")["constrained_columns"] == key
+        assert inspector.get_pk_constraint(table, schema="ss_staging")["constrained_columns"] == ["instance", *key]
         columns = {c["name"] for c in inspector.get_columns(table, schema="ss_staging")}
-        assert {"deleted_at", "first_seen_at", "last_changed_at"} <= columns, table
+        assert {"instance", "deleted_at", "first_seen_at", "last_changed_at"} <= columns, table
 
 
 BOOKKEEPING = {"first_seen_run_id", "first_seen_at", "last_changed_run_id", "last_changed_at", "deleted_at"}
@@ -61,8 +61,9 @@ SQL_TYPE_NAMES = {"integer": "integer", "text": "text", "boolean": "boolean", "t
 
 
 def test_every_entity_declaration_matches_its_migrated_table(igi_engine):
-    """The migrations are the schema's source of truth: each declaration names exactly its table's data columns,
-    with their SQL types, and its key is the table's primary key."""
+    """The migrations are the schema's source of truth: each declaration names exactly its table's data columns
+    (besides the instance and the bookkeeping), with their SQL types, and its staging key is the table's primary
+    key."""
     inspector = sa.inspect(igi_engine)
     assert set(ENTITIES) == STAGING_TABLES
     for name, entity in ENTITIES.items():
@@ -73,8 +74,9 @@ def test_every_entity_declaration_matches_its_migrated_table(igi_engine):
                 {"t": f"ss_staging.{name}"}).all())
         declared = {c.name: SQL_TYPE_NAMES[SQL_TYPES[c.kind]] for c in entity.columns}
         assert {c: types.get(c) for c in declared} == declared, name
-        assert set(types) - BOOKKEEPING == set(declared), f"{name}: columns the declaration lacks"
-        assert inspector.get_pk_constraint(name, schema="ss_staging")["constrained_columns"] == list(entity.key)
+        assert types[INSTANCE_COLUMN] == "text", name
+        assert set(types) - BOOKKEEPING - {INSTANCE_COLUMN} == set(declared), f"{name}: columns the declaration lacks"
+        assert inspector.get_pk_constraint(name, schema="ss_staging")["constrained_columns"] == list(entity.staging_key)
 
 
 def test_every_table_and_column_carries_a_comment(igi_engine):

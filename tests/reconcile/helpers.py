@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from connectors.secret_server import SecretServerClient
+from pipelines.reconcile import RunSummary, run_reconcile
 from simulator.server import SimulatorServer
 from simulator.state import Organization
 
@@ -87,13 +88,16 @@ def truth(org: Organization) -> dict[str, dict[tuple[int, ...], dict[str, Any]]]
     return {name: {tuple(r[k] for k in KEYS[name]): r for r in items} for name, items in rows.items()}
 
 
-def staging(engine: Engine, *, current: bool = True) -> dict[str, dict[tuple[int, ...], dict[str, Any]]]:
-    """Staging's rows (contract columns), current ones only by default."""
+def staging(engine: Engine, *, current: bool = True,
+            instance: str | None = None) -> dict[str, dict[tuple[int, ...], dict[str, Any]]]:
+    """Staging's rows (contract columns), current ones only by default; of one instance when given."""
     out: dict[str, dict[tuple[int, ...], dict[str, Any]]] = {}
+    conditions = (["deleted_at IS NULL"] if current else []) + (["instance = :instance"] if instance else [])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     with engine.connect() as conn:
         for name, columns in COLUMNS.items():
-            where = " WHERE deleted_at IS NULL" if current else ""
-            result = conn.execute(sa.text(f"SELECT {', '.join(columns)} FROM ss_staging.{name}{where}"))
+            result = conn.execute(sa.text(f"SELECT {', '.join(columns)} FROM ss_staging.{name}{where}"),
+                                  {"instance": instance})
             out[name] = {tuple(r[k] for k in KEYS[name]): dict(r) for r in result.mappings()}
     return out
 
@@ -104,6 +108,18 @@ def full_dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
                                                          "igi.event_target"]
     with engine.connect() as conn:
         return {t: sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM {t}")).all()), key=repr) for t in tables}
+
+
+def instance_dump(engine: Engine, instance: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row a reconciliation may write for one instance: its staging rows, change log and rejects, and the
+    events of its runs."""
+    tables = [f"ss_staging.{n}" for n in [*ENTITY_NAMES, "change_log", "rejects"]]
+    queries = {t: f"SELECT * FROM {t} WHERE instance = :i" for t in tables}
+    queries["igi.event_target"] = ("SELECT * FROM igi.event_target WHERE run_id IN "
+                                   "(SELECT run_id FROM ss_staging.reconciliation_runs WHERE instance = :i)")
+    with engine.connect() as conn:
+        return {t: sorted(map(tuple, conn.execute(sa.text(q), {"i": instance}).all()), key=repr)
+                for t, q in queries.items()}
 
 
 def account_code(user: dict[str, Any]) -> str:
@@ -150,6 +166,17 @@ def run_row(engine: Engine, run_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
         return dict(conn.execute(sa.text("SELECT * FROM ss_staging.reconciliation_runs WHERE run_id = :r"),
                                  {"r": run_id}).mappings().one())
+
+
+# The two instances of the multi-instance tests (fixtures in conftest.py) and their IGI targets (pipelines/instances.py
+# names a named instance's default target SecretServer-<name>).
+TARGETS = {"default": "SecretServer", "dr": "SecretServer-dr"}
+
+
+def reconcile_instance(engine: Engine, clients: dict[str, SecretServerClient], instance: str,
+                       **options: Any) -> RunSummary:
+    """One run of ``instance`` (``default`` or ``dr``) with its client and its IGI target."""
+    return run_reconcile(engine, clients[instance], instance=instance, target=TARGETS[instance], **options)
 
 
 def make_client(server: SimulatorServer, **options: Any) -> SecretServerClient:
