@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi import provisioning_staging as staging
-from connectors.igi.queue import save_checkpoint
+from connectors.igi.queue import DEFAULT_TARGET, save_checkpoint
 from connectors.igi.request_models import Operation, ProvisioningRequest, api_attributes
 from connectors.secret_server import SecretServerAccess
+from pipelines.instances import DEFAULT_INSTANCE
 from pipelines.outcomes import LostClaim, Outcome, PermanentFailure
 from pipelines.passwords import PasswordBox
 from pipelines.permissions import PermissionOperations
@@ -42,12 +43,16 @@ def _same(a: Any, b: Any) -> bool:
 
 
 class Executor(PermissionOperations):
-    """Executes claimed requests for one worker (accounts here, permissions in pipelines/permissions.py). Keeps
+    """Executes claimed requests for one worker on one Secret Server instance (``client``; staging rows of
+    ``instance``, target events for ``target``): accounts here, permissions in pipelines/permissions.py. Keeps
     small per-run caches of folders, groups and domains."""
 
     def __init__(self, client: SecretServerAccess, engine: Engine, passwords: PasswordBox, worker_id: str, *,
+                 instance: str = DEFAULT_INSTANCE, target: str = DEFAULT_TARGET,
                  allow_break_inheritance: bool = False) -> None:
         self.client = client
+        self.instance = instance
+        self.target = target
         self.engine = engine
         self.passwords = passwords
         self.worker_id = worker_id
@@ -81,7 +86,7 @@ class Executor(PermissionOperations):
         name, domain = self.split(request.code)
         if user is None:
             with self.engine.connect() as conn:
-                known = staging.staged_application_account(conn, name, domain)
+                known = staging.staged_application_account(conn, self.instance, name, domain)
         else:
             known = bool(user.get("isApplicationAccount"))
         if known:
@@ -98,7 +103,7 @@ class Executor(PermissionOperations):
         record = dict(user)
 
         def write(conn: Connection) -> None:
-            staging.record_user(conn, record, event_id=request.event_id)
+            staging.record_user(conn, record, instance=self.instance, event_id=request.event_id)
 
         return write
 
@@ -136,10 +141,11 @@ class Executor(PermissionOperations):
 
         def write(conn: Connection) -> None:
             self._record_user(request, user)(conn)
-            with staging.permission_events(conn, request.event_id, user_id=int(user["id"])):
+            with staging.permission_events(conn, request.event_id, instance=self.instance, target=self.target,
+                                           user_id=int(user["id"])):
                 for group_id in groups:
-                    if staging.staged_group_exists(conn, group_id):
-                        staging.record_membership(conn, group_id, user["id"], present=True,
+                    if staging.staged_group_exists(conn, self.instance, group_id):
+                        staging.record_membership(conn, group_id, user["id"], present=True, instance=self.instance,
                                                   event_id=request.event_id)
 
         return Outcome("account created", write)

@@ -51,24 +51,24 @@ def _database(exc: sqlalchemy.exc.DBAPIError) -> str:
     return f"the IGI database refused a statement ({type(exc.orig).__name__}: {driver})"
 
 
-def explain(exc: BaseException) -> str:
-    """One line: what failed and what to do about it."""
+def explain(exc: BaseException, instance: str | None = None) -> str:
+    """One line: what failed and what to do about it. ``instance``: the Secret Server instance it concerns, whose
+    variables the advice names (``DR_SECRET_SERVER_URL``; the default instance's are unprefixed)."""
+    ss = "SECRET_SERVER_" if instance in (None, "default") else f"{str(instance).upper()}_SECRET_SERVER_"
     if isinstance(exc, AuthenticationError) and "HTTP 404" in str(exc):
-        return (f"{one_line(str(exc), 300)}: no token endpoint at that address; check SECRET_SERVER_URL (the base "
+        return (f"{one_line(str(exc), 300)}: no token endpoint at that address; check {ss}URL (the base "
                 "URL, e.g. https://vault.example.com/SecretServer)")
     if isinstance(exc, AuthenticationError):
-        return (f"{one_line(str(exc))}; check SECRET_SERVER_USERNAME, SECRET_SERVER_PASSWORD and "
-                "SECRET_SERVER_DOMAIN")
+        return f"{one_line(str(exc))}; check {ss}USERNAME, {ss}PASSWORD and {ss}DOMAIN"
     if isinstance(exc, TlsError):
-        return (f"{one_line(str(exc), 300)}. Set SECRET_SERVER_CA_BUNDLE to the PEM file of the certificate "
+        return (f"{one_line(str(exc), 300)}. Set {ss}CA_BUNDLE to the PEM file of the certificate "
                 "authority that signed Secret Server's certificate")
     if isinstance(exc, TransientError) and never_connected(exc):
-        return (f"cannot reach Secret Server ({one_line(str(exc), 300)}); check SECRET_SERVER_URL and that the "
-                "server is up")
+        return f"cannot reach Secret Server ({one_line(str(exc), 300)}); check {ss}URL and that the server is up"
     if isinstance(exc, TransientError):
         return f"Secret Server did not answer ({one_line(str(exc), 400)}); try again later"
     if isinstance(exc, FanOutError) and (fatal := fatal_for_run(exc)) is not None:
-        return explain(fatal)
+        return explain(fatal, instance)
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         return _database(exc)
     if isinstance(exc, MigrationError):

@@ -62,6 +62,7 @@ class ProvisionSummary:
     by_result: Counter[str] = field(default_factory=Counter)  # succeeded, failed, retried, lost
     by_operation: Counter[str] = field(default_factory=Counter)  # "OPERATION:result", lost claims aside
     results: list[RequestResult] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)  # instance set aside in the run -> why
     batches: int = 0
     seconds: float = 0.0
     progress: ProvisionProgress | None = field(default=None, repr=False, compare=False)
@@ -90,11 +91,21 @@ class ProvisionSummary:
         self.by_result.update(other.by_result)
         self.by_operation.update(other.by_operation)
         self.results.extend(other.results)
+        self.unavailable.update(other.unavailable)
         self.batches += other.batches
         self.seconds = max(self.seconds, other.seconds)
 
     def as_dict(self) -> dict[str, Any]:
-        """The totals, as the flow returns them and the CLI prints them."""
+        """The totals, as the flow returns them and the CLI prints them; ``unavailable``: the instances set
+        aside (login refused, ...) and why."""
         return {"processed": self.processed, "succeeded": self.succeeded, "failed": self.failed,
                 "retried": self.retried, "lost_claims": self.lost, "batches": self.batches,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "unavailable": dict(self.unavailable)}
+
+
+def unavailable_line(unavailable: dict[str, str]) -> str:
+    """The instances a run set aside and why, in one line (empty when none was)."""
+    if not unavailable:
+        return ""
+    return "; ".join(f"instance {name}: {why}" for name, why in unavailable.items()) + \
+        "; their requests stay pending"

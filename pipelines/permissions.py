@@ -75,6 +75,8 @@ class PermissionOperations:
 
     client: SecretServerAccess
     engine: Engine
+    instance: str
+    target: str
     allow_break_inheritance: bool
     _folders: dict[int, str] | None
     _groups: dict[int, dict[str, Any]] | None
@@ -100,7 +102,7 @@ class PermissionOperations:
     def _group_id(self, request: ProvisioningRequest) -> tuple[int, str]:
         if self._groups is None and request.permission_id is not None:
             with self.engine.connect() as conn:
-                name = staging.staged_group_name(conn, request.permission_id)
+                name = staging.staged_group_name(conn, self.instance, request.permission_id)
             if name is not None:
                 return request.permission_id, name
         if self._groups is None:
@@ -126,7 +128,8 @@ class PermissionOperations:
         member = any(g.get("groupId") == group_id for g in self.client.iter_user_groups(user_id))
 
         def write(conn: Connection) -> None:
-            staging.record_membership(conn, group_id, user_id, present=add, event_id=request.event_id)
+            staging.record_membership(conn, group_id, user_id, present=add, instance=self.instance,
+                                      event_id=request.event_id)
 
         if add and member:
             return Outcome(f"already a member of group {group_name}", write)
@@ -201,12 +204,12 @@ class PermissionOperations:
         def write(conn: Connection) -> None:
             # Read the list while holding the object's lock: of two concurrent requests on one object, the one
             # that writes staging last has also read Secret Server last, so staging ends up true.
-            staging.lock_permission_list(conn, kind, object_id)
+            staging.lock_permission_list(conn, self.instance, kind, object_id)
             after = list(read(object_id))
-            with staging.permission_events(conn, request.event_id, requested_for=user_id,
-                                           folder_id=object_id if kind == "folder" else None,
+            with staging.permission_events(conn, request.event_id, instance=self.instance, target=self.target,
+                                           requested_for=user_id, folder_id=object_id if kind == "folder" else None,
                                            secret_id=object_id if kind == "secret" else None):
-                sync(conn, object_id, after, event_id=request.event_id)
+                sync(conn, object_id, after, instance=self.instance, event_id=request.event_id)
 
         return Outcome(trace, write)
 
@@ -263,7 +266,7 @@ class PermissionOperations:
         if request.permission_id is not None:
             return request.permission_id
         with self.engine.connect() as conn:
-            found = staging.staged_folder_id(conn, request.permission_name or "")
+            found = staging.staged_folder_id(conn, self.instance, request.permission_name or "")
         if found is not None:
             return found
         if self._folders is None:
@@ -297,7 +300,7 @@ class PermissionOperations:
             secret_id = request.permission_id
         else:
             with self.engine.connect() as conn:
-                ids = staging.staged_secret_ids(conn, request.permission_name or "")
+                ids = staging.staged_secret_ids(conn, self.instance, request.permission_name or "")
             if len(ids) != 1:
                 raise PermanentFailure("UnknownSecret", f"no single secret named {request.permission_name!r} in "
                                        "staging; give its id (permission_id) or run reconcile")

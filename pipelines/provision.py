@@ -1,18 +1,21 @@
 """Provisioning: IGI's pending requests (``igi.event_out``) executed on Secret Server, outcomes written back.
 
-`run_provisioning` is the worker: claim a few requests, validate each (a malformed row fails alone, with the
-reason), execute it (pipelines/executors.py) while a heartbeat renews the claim (pipelines/claims.py), write the
-outcome back (and staging, in the same transaction) only while the claim is still held, and repeat until
-nothing is due and no other worker holds a request. It takes its engine, client and password box as arguments,
-so tests run several workers in threads or processes. `provision_with_settings` wires settings into ``workers``
-of them side by side; the Prefect flow `provision` (pipelines/provision_flow.py) runs that and publishes a table
+`run_provisioning` is the worker: claim a few requests, route each to the Secret Server instance its target names
+(pipelines/routing.py; an unknown target fails alone, with the reason), validate it (a malformed row fails alone,
+with the reason), execute it on that instance (pipelines/executors.py) while a heartbeat renews the claim
+(pipelines/claims.py), write the outcome back (and that instance's staging rows, in the same transaction) only
+while the claim is still held, and repeat until nothing is due and no other worker holds a request. It takes its
+engine, clients and password box as arguments, so tests run several workers in threads or processes.
+`provision_with_settings` wires settings into ``workers`` of them side by side, serving every configured instance
+or the one named; the Prefect flow `provision` (pipelines/provision_flow.py) runs that and publishes a table
 artifact. This module does not import Prefect, so the command line runs the workers without paying for it.
 
 Failure classes: 429, 5xx and network trouble are transient (back to pending, exponential
 backoff or the server's Retry-After, whichever is longer; state 3 after ``max_attempts``); 4xx answers, unknown
 accounts or objects, refusals and malformed requests are permanent (state 3 with the ``errorCode``, message and
 detail in the trace). A claim lost or no longer surely held is neither: the worker stops acting for the request
-and it is not counted as an attempt. A refused login stops the run: the request goes back untouched.
+and it is not counted as an attempt. A refused login sets its instance aside for the rest of the run (the run
+stops when no instance is left): the request goes back untouched.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pipelines.executors import Executor
 from pipelines.outcomes import LostClaim, Outcome, PermanentFailure, ProvisionSummary, RequestResult
 from pipelines.passwords import PasswordBox, PasswordError
 from pipelines.progress import ProvisionProgress
+from pipelines.routing import Route, Routing
 from pipelines.settings import Settings
 
 log = logging.getLogger("ss_igi.provision")
@@ -96,7 +100,7 @@ def backoff_delay(attempts: int, base: float, cap: float) -> float:
 
 def run_provisioning(
     engine: Engine,
-    client: SecretServerAccess,
+    client: SecretServerAccess | Routing,
     passwords: PasswordBox,
     options: ProvisionOptions | None = None,
     *,
@@ -105,22 +109,29 @@ def run_provisioning(
     progress: ProvisionProgress | None = None,
 ) -> ProvisionSummary:
     """One worker: claim and execute requests until none is due and no other worker holds any (or
-    ``max_batches``, or ``stop`` is set). Its claims are renewed by a heartbeat while it works; ``progress`` is
-    told of each outcome."""
+    ``max_batches``, or ``stop`` is set, or no served instance is left). ``client``: the `Routing` of the
+    instances it serves, or the client of a single default instance. Its claims are renewed by a heartbeat while
+    it works; ``progress`` is told of each outcome."""
     opts = options or ProvisionOptions()
     worker = worker_id or default_worker_id()
-    executor = Executor(client, engine, passwords, worker, allow_break_inheritance=opts.break_inheritance)
+    routing = client if isinstance(client, Routing) else Routing.single(client)
+    executors = {route.name: Executor(route.client, engine, passwords, worker, instance=route.name,
+                                      target=route.target, allow_break_inheritance=opts.break_inheritance)
+                 for route in routing.in_use() if route.client is not None}
     summary = ProvisionSummary(progress=progress)
     started = time.monotonic()
     with HeldClaims(engine, worker, opts.lease_seconds) as claims:
         while (opts.max_batches is None or summary.batches < opts.max_batches) and not (stop and stop.is_set()):
-            due, held_elsewhere = queue.pending_work(engine)
+            scope = routing.scope()
+            if not scope.served:
+                break  # every instance it served was set aside
+            due, held_elsewhere = queue.pending_work(engine, scope)
             if due == 0 and held_elsewhere == 0:
                 break
             # Small enough that every worker gets a share of what is due, so none sits idle behind another's batch.
             size = max(1, min(opts.batch_size, -(-due // max(1, opts.workers))))
             claimed_at = time.monotonic()
-            batch = queue.claim_pending_requests(engine, worker, size, opts.lease_seconds)
+            batch = queue.claim_pending_requests(engine, worker, size, opts.lease_seconds, scope)
             if not batch:
                 # Requests held by other workers may unblock the next ones of their accounts: keep looking.
                 if held_elsewhere == 0:
@@ -134,13 +145,15 @@ def run_provisioning(
                     _release(engine, claims, worker, batch[index:])
                     break
                 try:
-                    _process(engine, executor, claims, row, worker, opts, summary)
+                    _route(engine, routing, executors, claims, row, worker, opts, summary)
                 except BaseException:
                     _release(engine, claims, worker, batch[index + 1:])  # the run stops: the rest go back now
                     raise
                 finally:
                     claims.drop(row["event_id"])
     summary.seconds = time.monotonic() - started
+    if routing is not client:
+        routing.check()  # its single instance was set aside: the run fails as it always did
     return summary
 
 
@@ -152,8 +165,24 @@ def _release(engine: Engine, claims: HeldClaims, worker: str, rows: list[dict[st
             claims.drop(row["event_id"])
 
 
-def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[str, Any], worker: str,
-             opts: ProvisionOptions, summary: ProvisionSummary) -> None:
+def _route(engine: Engine, routing: Routing, executors: dict[str, Executor], claims: HeldClaims,
+           row: dict[str, Any], worker: str, opts: ProvisionOptions, summary: ProvisionSummary) -> None:
+    """A claimed request to the executor of its instance; an unknown target fails it, with the reason."""
+    event_id, target = int(row["event_id"]), row.get("target")
+    route = routing.route(target)
+    if route is None and routing.is_unknown(target):
+        _write_back(engine, summary, event_id, str(row.get("operation")), str(row.get("code")), worker, "failed",
+                    "UnknownTarget", f"UnknownTarget: {routing.unknown_target(target)}"[:MAX_TRACE])
+    elif route is None or route.error is not None or route.name not in executors:
+        # An instance this worker does not serve, or one set aside since the claim: never executed here.
+        with engine.begin() as conn:
+            queue.release_request(conn, event_id, worker)
+    else:
+        _process(engine, executors[route.name], routing, route, claims, row, worker, opts, summary)
+
+
+def _process(engine: Engine, executor: Executor, routing: Routing, route: Route, claims: HeldClaims,
+             row: dict[str, Any], worker: str, opts: ProvisionOptions, summary: ProvisionSummary) -> None:
     event_id = int(row["event_id"])
     try:
         request = validate_request(row)
@@ -180,11 +209,13 @@ def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[s
         except LostClaim:
             _lost(summary, event_id, op, request.code)
             return
-        except AuthenticationError:
-            # Secret Server refused the login (or every token): the request did not fail, this run cannot go on.
+        except AuthenticationError as exc:
+            # Secret Server refused the login (or every token): the request did not fail, and this run cannot go
+            # on with this instance.
             with engine.begin() as conn:
                 queue.release_request(conn, event_id, worker, started=True)
-            raise
+            routing.set_aside(route, exc)
+            return
         except OutOfTime:
             # The claim is no longer surely held (its heartbeat could not renew it): stop, send nothing more,
             # and give the request back if it is still ours. Not a failed attempt.
@@ -203,20 +234,20 @@ def _process(engine: Engine, executor: Executor, claims: HeldClaims, row: dict[s
     result = "succeeded" if outcome is not None else ("retried" if transient else "failed")
     delay = max(retry_after, backoff_delay(attempts, opts.backoff_seconds, opts.backoff_cap_seconds))
     _write_back(engine, summary, event_id, op, request.code, worker, result, erc, trace,
-                staging=outcome.staging if outcome is not None else None, delay=delay)
+                staging=outcome.staging if outcome is not None else None, instance=executor.instance, delay=delay)
 
 
 def _write_back(engine: Engine, summary: ProvisionSummary, event_id: int, op: str, code: str, worker: str,
                 result: str, erc: str, trace: str, *, staging: Callable[[Connection], None] | None = None,
-                delay: float = 0.0) -> None:
-    """The outcome, conditional on the claim; staging in the same transaction."""
+                instance: str | None = None, delay: float = 0.0) -> None:
+    """The outcome, conditional on the claim; staging (of ``instance``) in the same transaction."""
     with engine.begin() as conn:
         if result == "succeeded":
             held = queue.complete_request(conn, event_id, worker, trace)
-            if held and staging is not None:
+            if held and staging is not None and instance is not None:
                 try:
                     with conn.begin_nested():
-                        provisioning_staging.hold_staging(conn)
+                        provisioning_staging.hold_staging(conn, instance)
                         staging(conn)
                 except Exception as exc:  # staging is a mirror: never lose the outcome over it
                     log.warning("request %s: staging not updated (%s)", event_id, type(exc).__name__,
@@ -236,41 +267,51 @@ def _lost(summary: ProvisionSummary, event_id: int, op: str, code: str) -> None:
     summary.record(RequestResult(event_id, op, code, "lost", "claim lost"))
 
 
-def run_workers(engine: Engine, make_client: Callable[[], SecretServerAccess], passwords: PasswordBox,
+def run_workers(engine: Engine, clients: Callable[[], SecretServerAccess] | Routing, passwords: PasswordBox,
                 options: ProvisionOptions, workers: int, progress: ProvisionProgress | None = None) -> ProvisionSummary:
-    """``workers`` workers in threads, sharing one client (``make_client()``: one login, one connection pool),
-    summaries merged; ``progress`` is told how many requests are due, then of each outcome. The login comes
-    first: refused, nothing starts (a vault locks accounts after a few failed logins)."""
+    """``workers`` workers in threads, sharing one client per instance (one login, one connection pool each):
+    ``clients`` is the `Routing` of the served instances, or makes the client of a single default instance.
+    Summaries merged; ``progress`` is told how many requests are due, then of each outcome. The logins come
+    first: an instance whose login is refused is set aside, and when none is left nothing starts (a vault locks
+    accounts after a few failed logins). The clients are closed at the end."""
     total = ProvisionSummary()
     count = max(1, workers)
     shared = replace(options, workers=max(options.workers, count))
-    client = make_client()
+    routing = clients if isinstance(clients, Routing) else Routing.single(clients())
     try:
-        client.login()
+        routing.log_in()
+        routing.check()
         if progress is not None:
-            counts = queue.queue_counts(engine)
-            progress.started(counts["due"] + counts["claimed"])
+            due, claimed = queue.pending_work(engine, routing.scope())
+            progress.started(due + claimed)
         with ThreadPoolExecutor(count, thread_name_prefix="provision") as pool:
-            for part in pool.map(lambda _: run_provisioning(engine, client, passwords, shared, progress=progress),
+            for part in pool.map(lambda _: run_provisioning(engine, routing, passwords, shared, progress=progress),
                                  range(count)):
                 total.merge(part)
     finally:
-        client.close()
+        routing.close()
+    routing.check()
+    total.unavailable = routing.unavailable()
     return total
 
 
 def provision_with_settings(
+    settings: Settings | None = None,
+    *,
+    instance: str | None = None,
     batch_size: int | None = None,
     lease_seconds: float | None = None,
     max_attempts: int | None = None,
     workers: int = 1,
     max_batches: int | None = None,
     progress: ProvisionProgress | None = None,
-    settings: Settings | None = None,
 ) -> ProvisionSummary:
-    """Run ``workers`` workers in this process with the settings (SS_IGI_PROVISION_*) as defaults; ``settings``
-    default to the environment's."""
+    """Run ``workers`` workers in this process for every configured instance, or only for ``instance`` (then
+    only its requests are claimed, besides those of unknown targets), with the settings (SS_IGI_PROVISION_*) as
+    defaults; ``settings`` default to the environment's. The summary's ``unavailable`` names the instances set
+    aside (login refused, ...); their requests stay pending."""
     from pipelines.database import open_database
+    from pipelines.instances import configured_instances, instance_named
     from pipelines.secret_server import open_secret_server
 
     settings = settings or Settings()
@@ -282,11 +323,14 @@ def provision_with_settings(
         max_batches=max_batches,
         break_inheritance=settings.ss_igi_provision_break_inheritance,
     )
+    configured = {i.name: i for i in configured_instances(settings)}
+    served = [instance_named(settings, instance)] if instance is not None else list(configured.values())
     # Each worker holds at most one connection at a time, and so does its claims' heartbeat.
     engine = open_database(settings, pool_size=2 * max(1, workers) + 1)
     try:
-        return run_workers(engine, lambda: open_secret_server(settings), PasswordBox.from_settings(settings),
-                           options, workers, progress)
+        routing = Routing.open([(i.name, i.target) for i in served], [(i.name, i.target) for i in configured.values()],
+                               lambda name: open_secret_server(configured[name].settings))
+        return run_workers(engine, routing, PasswordBox.from_settings(settings), options, workers, progress)
     finally:
         engine.dispose()
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from pipelines.outcomes import ProvisionSummary
+from pipelines.failures import CommandFailed
+from pipelines.outcomes import ProvisionSummary, unavailable_line
 from pipelines.progress import ProvisionProgress, artifact_view
 from pipelines.provision import provision_with_settings
 
@@ -17,6 +18,7 @@ from pipelines.provision import provision_with_settings
 # provision_with_settings (which runs without Prefect) rather than taking them in a bundle.
 @flow(name="provision", log_prints=False)
 def provision(
+    instance: str | None = None,
     batch_size: int | None = None,
     lease_seconds: float | None = None,
     max_attempts: int | None = None,
@@ -25,21 +27,26 @@ def provision(
     progress: Any = None,
     settings: Any = None,
 ) -> dict[str, Any]:
-    """Execute IGI's pending provisioning requests on Secret Server; parameters default to the settings
-    (SS_IGI_PROVISION_*); ``progress``: a `ProvisionProgress` for in-process callers (the flow always adds its
-    progress artifact); ``settings``: a `Settings` from an in-process caller (default: the environment's).
-    Returns the summary: processed, succeeded, failed, retried."""
+    """Execute IGI's pending provisioning requests on the Secret Server instances their targets name: every
+    configured instance, or only ``instance``; parameters default to the settings (SS_IGI_PROVISION_*);
+    ``progress``: a `ProvisionProgress` for in-process callers (the flow always adds its progress artifact);
+    ``settings``: a `Settings` from an in-process caller (default: the environment's). Returns the summary:
+    processed, succeeded, failed, retried; fails, after its artifact, when an instance was set aside (its login
+    refused, ...)."""
     observer = progress if isinstance(progress, ProvisionProgress) else ProvisionProgress()
     view = artifact_view("provision-progress")
     if view is not None:
         observer.add_view(view)
     try:
-        summary = provision_with_settings(batch_size, lease_seconds, max_attempts, workers, max_batches, observer,
-                                          settings)
+        summary = provision_with_settings(settings, instance=instance, batch_size=batch_size,
+                                          lease_seconds=lease_seconds, max_attempts=max_attempts, workers=workers,
+                                          max_batches=max_batches, progress=observer)
     finally:
         observer.finish()
     publish_artifact(summary)
     get_run_logger().info("provision: %s", summary.as_dict())
+    if summary.unavailable:
+        raise CommandFailed(unavailable_line(summary.unavailable))
     return summary.as_dict()
 
 

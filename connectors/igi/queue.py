@@ -1,13 +1,19 @@
 """The provisioning queue, ``igi.event_out``: enqueue, claim, renew, and the write-backs. All its SQL is here.
 
-Claiming is one statement: due, pending rows whose lease is free or expired, and that have no earlier pending
-row for the same account (case-insensitive ``code``: the row heads its account's queue), locked with
-``FOR UPDATE SKIP LOCKED`` and stamped with the worker and a lease in the same UPDATE. So any number of workers
-on any number of hosts take disjoint rows, a crashed worker's rows come back when its lease ends, and the
-requests of one account run one after another in ``event_id`` order. A worker renews the leases of the rows it
-holds while it works (`renew_claims`), counts an attempt only when it starts executing one (`begin_attempt`),
-and every write-back requires ``claimed_by = worker`` and an unexpired lease: a worker whose lease ran out cannot
-overwrite the newer claim.
+Claiming is one statement: due, pending rows whose lease is free or expired, within the worker's `TargetScope`,
+and that have no earlier pending row for the same account (same target, case-insensitive ``code``: the row heads
+its account's queue), locked with ``FOR UPDATE SKIP LOCKED`` and stamped with the worker and a lease in the same
+UPDATE. So any number of workers on any number of hosts take disjoint rows, a crashed worker's rows come back
+when its lease ends, and the requests of one account run one after another in ``event_id`` order.
+
+Every request names the IGI target (one per Secret Server instance) it is for in ``target``; NULL stands for the
+default instance's target. A worker's scope is the targets it serves plus every target no configured instance
+has: it claims those too, only to fail them with ``UnknownTarget`` (pipelines/provision.py), fenced by the
+claim like every outcome. The same account name on two instances is two accounts: neither waits for the other.
+
+A worker renews the leases of the rows it holds while it works (`renew_claims`), counts an attempt only when it
+starts executing one (`begin_attempt`), and every write-back requires ``claimed_by = worker`` and an unexpired
+lease: a worker whose lease ran out cannot overwrite the newer claim.
 
 Rows are returned as IGI wrote them; `connectors.igi.request_models.validate_request` reads them with declared
 types. The ``password`` column is set to NULL in the same UPDATE that makes a request final.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.igi.request_models import Operation, State, validate_request
 
 _COLUMNS = (
-    "event_id, operation, code, person_code, attributes, permission_type, permission_id, permission_name, "
+    "event_id, target, operation, code, person_code, attributes, permission_type, permission_id, permission_name, "
     "folder_access_role, secret_access_role, password, password_encrypted, attempts, checkpoint"
 )
 
@@ -44,11 +51,13 @@ def enqueue_request(
     secret_access_role: str | None = None,
     password: str | None = None,
     password_encrypted: bool = True,
+    target: str | None = None,
 ) -> int:
     """Insert one pending request and return its event_id. The request is validated first (`InvalidRequest`
     says what is wrong). ``password`` must already be what the column holds (a Fernet token, or plain text with
-    ``password_encrypted=False``); encrypting is the caller's job."""
-    params = {
+    ``password_encrypted=False``); encrypting is the caller's job. ``target``: the IGI target of the instance it
+    is for (None: the default instance)."""
+    params = {"target": target,
         "operation": int(operation), "code": code.strip() if isinstance(code, str) else code,
         "person_code": person_code, "attributes": json.dumps(dict(attributes or {})),
         "permission_type": permission_type, "permission_id": permission_id, "permission_name": permission_name,
@@ -57,9 +66,9 @@ def enqueue_request(
     }
     validate_request(params)
     statement = sa.text(
-        "INSERT INTO igi.event_out (operation, code, person_code, attributes, permission_type, permission_id, "
-        "permission_name, folder_access_role, secret_access_role, password, password_encrypted) "
-        "VALUES (:operation, :code, :person_code, :attributes, :permission_type, :permission_id, "
+        "INSERT INTO igi.event_out (target, operation, code, person_code, attributes, permission_type, "
+        "permission_id, permission_name, folder_access_role, secret_access_role, password, password_encrypted) "
+        "VALUES (:target, :operation, :code, :person_code, :attributes, :permission_type, :permission_id, "
         ":permission_name, :folder_access_role, :secret_access_role, :password, :password_encrypted) "
         "RETURNING event_id"
     )
@@ -69,10 +78,46 @@ def enqueue_request(
         return int(conn.execute(statement, params).scalar_one())
 
 
+DEFAULT_TARGET = "SecretServer"  # the IGI target of a single-instance setup (IGI_TARGET's default)
+
+
+@dataclass(frozen=True)
+class TargetScope:
+    """Which requests a worker takes, by ``igi.event_out.target``: those of the targets it ``served``, and those
+    whose target is none of the ``known`` ones (every configured instance's), to fail them. A NULL target stands
+    for ``null_target``, the default instance's target (None when no instance named default is configured: then
+    a NULL target is unknown too)."""
+
+    served: tuple[str, ...]
+    known: tuple[str, ...]
+    null_target: str | None
+
+    @classmethod
+    def single(cls, target: str = DEFAULT_TARGET) -> TargetScope:
+        """A single-instance setup: one default instance whose IGI target is ``target``."""
+        return cls((target,), (target,), target)
+
+    def params(self) -> dict[str, Any]:
+        """The bind parameters of `scope_sql`."""
+        return {"served": list(self.served), "known": list(self.known), "null_target": self.null_target}
+
+
+def scope_sql(alias: str, *, unknown: bool = True) -> str:
+    """SQL: the row ``alias`` is for a served target, or (``unknown``) for a target no instance has."""
+    target = f"coalesce({alias}.target, CAST(:null_target AS text))"
+    served = f"{target} = ANY(CAST(:served AS text[]))"
+    if not unknown:
+        return served
+    return f"({served} OR {target} IS NULL OR {target} <> ALL(CAST(:known AS text[])))"
+
+
 # A request is claimable when it is the head of its account's queue: one probe of event_out_account_order_idx
 # (lower(code), event_id) WHERE state = 1 per candidate, as a scalar subquery, which the planner cannot turn into
 # a join. (A NOT EXISTS it did turn into an anti-join, and on a freshly filled queue, before autovacuum's ANALYZE,
-# into a nested loop over every pair of pending requests: 0.15-0.7 s a claim with a thousand pending.)
+# into a nested loop over every pair of pending requests: 0.15-0.7 s a claim with a thousand pending.) An account
+# is (target, lower(code)), a NULL target being the default instance's: the probe walks that index's entries of
+# the code in event_id order and stops at the first of the same target, so the same name's pending requests on
+# other instances cost a step each and never block.
 _CLAIM = sa.text(f"""
 WITH due AS (
     SELECT e.event_id
@@ -80,8 +125,11 @@ WITH due AS (
     WHERE e.state = 1
       AND e.next_attempt_at <= now()
       AND (e.claimed_until IS NULL OR e.claimed_until < now())
+      AND {scope_sql("e")}
       AND e.event_id = (SELECT min(head.event_id) FROM igi.event_out head
-                        WHERE lower(head.code) = lower(e.code) AND head.state = 1)
+                        WHERE lower(head.code) = lower(e.code) AND head.state = 1
+                          AND coalesce(head.target, CAST(:null_target AS text))
+                              IS NOT DISTINCT FROM coalesce(e.target, CAST(:null_target AS text)))
     ORDER BY e.event_id
     LIMIT :batch_size
     FOR UPDATE OF e SKIP LOCKED
@@ -97,18 +145,19 @@ RETURNING {", ".join("e." + c.strip() for c in _COLUMNS.split(","))}
 
 
 def claim_pending_requests(
-    engine: Engine, worker_id: str, batch_size: int, lease_seconds: float
+    engine: Engine, worker_id: str, batch_size: int, lease_seconds: float, scope: TargetScope | None = None
 ) -> list[dict[str, Any]]:
-    """Claim up to ``batch_size`` due requests for ``worker_id`` for ``lease_seconds``, oldest first, as the raw
-    rows IGI wrote (validate each with `validate_request`).
+    """Claim up to ``batch_size`` due requests within ``scope`` (default: a single default instance) for
+    ``worker_id`` for ``lease_seconds``, oldest first, as the raw rows IGI wrote (validate each with
+    `validate_request`).
 
-    A request is left alone while an earlier request for the same account is pending (claimed or not, due or
-    waiting for a retry), which keeps per-account order across workers. Claiming is not an attempt.
+    A request is left alone while an earlier request for the same account (target and code) is pending (claimed
+    or not, due or waiting for a retry), which keeps per-account order across workers. Claiming is not an attempt.
     """
+    params = {"worker_id": worker_id, "batch_size": int(batch_size), "lease_seconds": float(lease_seconds),
+              **(scope or TargetScope.single()).params()}
     with engine.begin() as conn:
-        rows = conn.execute(
-            _CLAIM, {"worker_id": worker_id, "batch_size": int(batch_size), "lease_seconds": float(lease_seconds)}
-        ).mappings().all()
+        rows = conn.execute(_CLAIM, params).mappings().all()
     return sorted((dict(r) for r in rows), key=lambda r: r["event_id"])
 
 
@@ -214,30 +263,40 @@ def release_request(conn: Connection, event_id: int, worker_id: str, *, started:
     return result.rowcount == 1
 
 
-def pending_work(engine: Engine) -> tuple[int, int]:
-    """(due now and unclaimed, claimed by a live lease): what a worker with nothing to claim waits on."""
+def pending_work(engine: Engine, scope: TargetScope | None = None) -> tuple[int, int]:
+    """(due now and unclaimed, claimed by a live lease) within ``scope`` (default: a single default instance):
+    what a worker with nothing to claim waits on."""
     with engine.connect() as conn:
-        row = conn.execute(sa.text("""
+        row = conn.execute(sa.text(f"""
             SELECT count(*) FILTER (WHERE (claimed_until IS NULL OR claimed_until < now())
                                     AND next_attempt_at <= now()) AS due,
                    count(*) FILTER (WHERE claimed_until >= now()) AS claimed
-            FROM igi.event_out WHERE state = 1
-        """)).one()
+            FROM igi.event_out e WHERE state = 1 AND {scope_sql("e")}
+        """), (scope or TargetScope.single()).params()).one()
     return int(row.due), int(row.claimed)
 
 
-def queue_counts(engine: Engine) -> dict[str, int]:
-    """Requests by condition: pending (due now), waiting (retry later or blocked), claimed, succeeded, failed."""
+def _of(scope: TargetScope | None) -> tuple[str, dict[str, Any]]:
+    """A WHERE condition for the requests of ``scope``'s served targets (None: every request), and its params."""
+    if scope is None:
+        return "true", {}
+    return scope_sql("e", unknown=False), scope.params()
+
+
+def queue_counts(engine: Engine, scope: TargetScope | None = None) -> dict[str, int]:
+    """Requests by condition: pending (due now), waiting (retry later or blocked), claimed, succeeded, failed;
+    with ``scope``, only those for its served targets."""
+    where, params = _of(scope)
     with engine.connect() as conn:
-        row = conn.execute(sa.text("""
+        row = conn.execute(sa.text(f"""
             SELECT count(*) FILTER (WHERE state = 1 AND (claimed_until IS NULL OR claimed_until < now())
                                     AND next_attempt_at <= now()) AS due,
                    count(*) FILTER (WHERE state = 1 AND next_attempt_at > now()) AS waiting,
                    count(*) FILTER (WHERE state = 1 AND claimed_until >= now()) AS claimed,
                    count(*) FILTER (WHERE state = 2) AS succeeded,
                    count(*) FILTER (WHERE state = 3) AS failed
-            FROM igi.event_out
-        """)).mappings().one()
+            FROM igi.event_out e WHERE {where}
+        """), params).mappings().one()
     return {k: int(v) for k, v in row.items()}
 
 
@@ -249,26 +308,28 @@ def queue_counts(engine: Engine) -> dict[str, int]:
 # while the worker works); the rows are locked while they are judged, so no worker claims one meanwhile.
 
 _LISTED = (
-    "event_id, operation, code, state, erc_status, trace, attempts, next_attempt_at, claimed_by, claimed_until, "
-    "created_at, processed_at"
+    "event_id, target, operation, code, state, erc_status, trace, attempts, next_attempt_at, claimed_by, "
+    "claimed_until, created_at, processed_at"
 )
 NEEDS_PASSWORD = (Operation.ACCOUNT_CREATE, Operation.ACCOUNT_PWDCHANGE)
 MAX_TRACE = 2000
 
 
 def list_requests(engine: Engine, states: Iterable[int] = (State.PENDING, State.ERROR),
-                  limit: int = 50) -> list[dict[str, Any]]:
-    """Requests in ``states``, oldest first (pending ones, then failed ones most recent first), without their
-    password; each with ``claimed`` (a live lease) and ``due`` (may be claimed now)."""
+                  limit: int = 50, scope: TargetScope | None = None) -> list[dict[str, Any]]:
+    """Requests in ``states`` (with ``scope``, only those for its served targets), oldest first (pending ones,
+    then failed ones most recent first), without their password; each with ``claimed`` (a live lease) and
+    ``due`` (may be claimed now)."""
+    where, params = _of(scope)
     with engine.connect() as conn:
         rows = conn.execute(sa.text(f"""
             SELECT {_LISTED},
                    coalesce(claimed_until > now(), false) AS claimed,
                    (state = 1 AND next_attempt_at <= now() AND coalesce(claimed_until <= now(), true)) AS due
-            FROM igi.event_out
-            WHERE state = ANY(:states)
+            FROM igi.event_out e
+            WHERE state = ANY(:states) AND {where}
             ORDER BY state, CASE WHEN state = 1 THEN event_id ELSE -event_id END
-            LIMIT :limit"""), {"states": [int(s) for s in states], "limit": int(limit)}).mappings().all()
+            LIMIT :limit"""), {"states": [int(s) for s in states], "limit": int(limit), **params}).mappings().all()
     return [dict(r) for r in rows]
 
 
@@ -338,7 +399,9 @@ def cancel_requests(engine: Engine, event_ids: Iterable[int], note: str) -> list
 
 
 __all__ = [
+    "DEFAULT_TARGET",
     "Operation",  # callers that enqueue name the operation from here
+    "TargetScope",
     "begin_attempt",
     "cancel_requests",
     "claim_pending_requests",

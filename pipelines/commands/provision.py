@@ -1,8 +1,10 @@
 """`ss-igi provision`: execute IGI's pending provisioning requests on Secret Server (the `provision` flow), then
 print a summary: processed, succeeded, failed, retried. With a Prefect API configured it runs as a flow run
-that the API records; without one, the workers run in this process and no Prefect server is started. A request
-that fails is an outcome written back to IGI, not a failure of the command; ``--fail-on-error`` makes it one
-(exit 1) for scripts."""
+that the API records; without one, the workers run in this process and no Prefect server is started. It serves
+every configured Secret Server instance, or only ``--instance NAME``'s requests. A request that fails is an
+outcome written back to IGI, not a failure of the command; ``--fail-on-error`` makes it one (exit 1) for scripts.
+An instance whose login is refused is set aside (its requests stay pending, the others' proceed), and the command
+ends with exit 1 and one line naming it."""
 
 from __future__ import annotations
 
@@ -14,12 +16,15 @@ from rich.table import Table
 
 from pipelines.commands._prefect_api import prefect_api_configured
 from pipelines.failures import CommandFailed
+from pipelines.outcomes import unavailable_line
 from pipelines.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
     """Register ``ss-igi provision``."""
     parser = sub.add_parser("provision", help="execute IGI's pending provisioning requests on Secret Server")
+    parser.add_argument("--instance", metavar="NAME",
+                        help="only the requests of this Secret Server instance (default: every configured one)")
     parser.add_argument("--batch-size", type=int, help="requests claimed per batch (SS_IGI_PROVISION_BATCH_SIZE)")
     parser.add_argument("--lease-seconds", type=float, help="claim lease (SS_IGI_PROVISION_LEASE_SECONDS)")
     parser.add_argument("--max-attempts", type=int, help="attempts before a request fails for good")
@@ -38,8 +43,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     quiet_console(args.verbose)
 
-    params = {"batch_size": args.batch_size, "lease_seconds": args.lease_seconds, "max_attempts": args.max_attempts,
-              "workers": args.workers, "max_batches": args.max_batches}
+    params = {"instance": args.instance, "batch_size": args.batch_size, "lease_seconds": args.lease_seconds,
+              "max_attempts": args.max_attempts, "workers": args.workers, "max_batches": args.max_batches}
     terminal = [TerminalView(provisioning=True)] if terminal_wanted(args.quiet) else []
     progress = ProvisionProgress(terminal)
     # With a Prefect API, a flow run it records. Without one, the workers run in this process and no temporary
@@ -50,10 +55,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
             totals = provision(**params, progress=progress, settings=settings)
         else:
-            totals = provision_with_settings(**params, progress=progress, settings=settings).as_dict()
+            totals = provision_with_settings(settings, **params, progress=progress).as_dict()
     finally:
         progress.finish()
     print_summary(totals)
+    if totals.get("unavailable"):
+        raise CommandFailed(unavailable_line(totals["unavailable"]))
     if args.fail_on_error and totals.get("failed"):
         raise CommandFailed(f"{totals['failed']} request(s) ended in error; ss-igi queue shows why")
     return 0

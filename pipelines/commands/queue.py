@@ -1,5 +1,6 @@
 """`ss-igi queue`: the provisioning queue (igi.event_out). ``ss-igi queue`` shows the counts per state and the
-pending and failed requests (operation, account, attempts, next attempt, trace); ``ss-igi queue retry ID...``
+pending and failed requests (target, operation, account, attempts, next attempt, trace), or with ``--instance NAME``
+only those of that Secret Server instance (its IGI target; NULL too for the default one); ``ss-igi queue retry ID...``
 puts failed requests back (state 3 -> 1) or makes waiting ones due now; ``ss-igi queue cancel ID...`` ends
 pending ones (state 1 -> 3, erc_status Cancelled). Both are recorded at the head of the request's trace, and
 refused for a request that succeeded or that a worker holds right now (connectors/igi/queue.py)."""
@@ -28,6 +29,8 @@ def add_parser(sub: Any) -> None:
     queue_sub = add_listing(sub, "queue", "the provisioning queue: counts, pending and failed requests; retry, "
                             "cancel", limit=50, limit_help="requests listed (default 50)",
                             json_help="print JSON instead of tables", run=run_show, actions="{retry,cancel}")
+    sub.choices["queue"].add_argument("--instance", metavar="NAME",
+                                      help="only the requests of this Secret Server instance")
     retry = queue_sub.add_parser("retry", help="put failed requests back in the queue, or make waiting ones due now")
     retry.add_argument("event_ids", type=int, nargs="+", metavar="ID")
     retry.set_defaults(run=run_retry)
@@ -40,11 +43,17 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
     """List the counts per state and the pending and failed requests."""
     from connectors.igi.queue import list_requests, queue_counts
     from pipelines.database import open_current_database
+    from pipelines.instances import configured_instances, instance_named
+    from pipelines.routing import target_scope
 
+    scope = None
+    if args.instance is not None:
+        configured = [(i.name, i.target) for i in configured_instances(settings)]
+        scope = target_scope(configured, [instance_named(settings, args.instance).target])
     engine = open_current_database(settings)
     try:
-        counts = queue_counts(engine)
-        requests = list_requests(engine, limit=args.limit)
+        counts = queue_counts(engine, scope)
+        requests = list_requests(engine, limit=args.limit, scope=scope)
     finally:
         engine.dispose()
     if args.json:
@@ -84,13 +93,15 @@ def print_queue(counts: dict[str, int], requests: list[dict[str, Any]], console:
         out.print("no pending or failed request")
         return
     table = Table(title="Pending and failed requests")
-    for name, justify in (("ID", "right"), ("Operation", "left"), ("Account", "left"), ("State", "left"),
-                          ("ERC status", "left"), ("Attempts", "right"), ("Next attempt (UTC)", "left")):
+    for name, justify in (("ID", "right"), ("Target", "left"), ("Operation", "left"), ("Account", "left"),
+                          ("State", "left"), ("ERC status", "left"), ("Attempts", "right"),
+                          ("Next attempt (UTC)", "left")):
         table.add_column(name, justify=justify, no_wrap=name != "Next attempt (UTC)")  # type: ignore[arg-type]
     table.add_column("Trace", overflow="fold", ratio=1)  # the rest of the width
     for row in requests:
         shown = _shown(row)
-        table.add_row(str(row["event_id"]), shown["operation"], escape(row["code"]), shown["state"],
+        table.add_row(str(row["event_id"]), escape(row["target"] or "(default)"), shown["operation"],
+                      escape(row["code"]), shown["state"],
                       escape(row["erc_status"] or ""), str(row["attempts"]), _next_attempt(row),
                       escape(row["trace"] or ""))
     out.print(table)

@@ -8,6 +8,9 @@ Examples:
     ss-igi request grant alice --folder '\\Team\\Unix' --folder-role Edit --secret-role View
     ss-igi request revoke alice --secret 42
     ss-igi request modify alice --attr enabled=false     # booleans: true/false, 1/0, yes/no
+    ss-igi request suspend alice --instance dr           # for instance dr (its IGI target)
+With several Secret Server instances configured, --instance names the one the request is for (the request gets
+that instance's IGI target); with a single unnamed one, the request's target stays NULL (the default instance).
 A password never goes on the command line (other users could read it in the process list): it is read from
 stdin or prompted for, then Fernet-encrypted with SS_IGI_FERNET_KEY before it is stored.
 """
@@ -60,6 +63,8 @@ def add_parser(sub: Any) -> None:
                         help=f"{', '.join(OPERATIONS)}; or an IGI operation name or code")
     parser.add_argument("code", help="the account: user name, DOMAIN\\user for a domain account")
     parser.add_argument("--person", dest="person_code", help="IGI person code of the owner")
+    parser.add_argument("--instance", metavar="NAME",
+                        help="the Secret Server instance the request is for (needed when several are configured)")
     parser.add_argument("--attr", action="append", default=[], metavar="KEY=VALUE",
                         help="account attribute: displayName, emailAddress, firstName, lastName; for create also "
                              "domainId, enabled, isApplicationAccount; for modify also enabled")
@@ -113,7 +118,12 @@ def _password(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Validate the request, ask for its password if it needs one, enqueue it and say so."""
     from pipelines.database import open_database
+    from pipelines.instances import DEFAULT_INSTANCE, instance_named
 
+    # The instance first: one that is not configured, or none named when several are, is refused before
+    # anything is asked. A single unnamed instance keeps IGI's NULL target, as before instances existed.
+    instance = instance_named(settings, args.instance)
+    target = None if args.instance is None and instance.name == DEFAULT_INSTANCE else instance.target
     op: Operation = args.operation
     attributes = _attributes(args.attr)
     if args.break_inheritance:
@@ -139,12 +149,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fields.update(password=stored, password_encrypted=encrypted)
     engine = open_database(settings)
     try:
-        event_id = enqueue_request(engine, operation=op, code=args.code, **fields)
+        event_id = enqueue_request(engine, operation=op, code=args.code, target=target, **fields)
     finally:
         engine.dispose()
     if args.json:
         shown = {k: v for k, v in fields.items() if k != "password"}
-        print(json.dumps({"event_id": event_id, "operation": op.name, "code": args.code, **shown}))
+        print(json.dumps({"event_id": event_id, "target": target, "operation": op.name, "code": args.code,
+                          **shown}))
     else:
-        print(f"enqueued request {event_id}: {op.name} {args.code}")
+        where = f" for instance {instance.name} (target {target})" if target is not None else ""
+        print(f"enqueued request {event_id}: {op.name} {args.code}{where}")
     return 0
