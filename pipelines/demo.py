@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import SecretStr
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
@@ -40,10 +41,10 @@ T = TypeVar("T")
 EXAMPLE_QUERIES: list[tuple[str, str]] = [
     (
         "Who can reach secret {secret} on instance default, and why?",
-        """SELECT secret_name, user_name, role, via
+        """SELECT user_name, role, via, via_group_name
 FROM ss_staging.effective_access
 WHERE instance = 'default' AND secret_id = {secret}
-ORDER BY user_name LIMIT 5""",
+ORDER BY user_name, via_group_name LIMIT 5""",
     ),
     (
         "Who can reach secret {secret} on any instance? (a different secret on each)",
@@ -53,11 +54,11 @@ WHERE secret_id = {secret}
 GROUP BY instance, secret_name ORDER BY instance""",
     ),
     (
-        "Which secrets can the new hire reach, on any instance?",
-        f"""SELECT instance, secret_name, role, via
+        "How many secrets can the new hire reach on each instance, and how?",
+        f"""SELECT instance, via, count(DISTINCT secret_id) AS secrets
 FROM ss_staging.effective_access
 WHERE user_name = '{DEMO_USER}'
-ORDER BY instance, secret_name LIMIT 8""",
+GROUP BY instance, via ORDER BY instance, via""",
     ),
 ]
 
@@ -87,9 +88,9 @@ def run_demo(settings: Settings, *, scale: str = "m", seed: int = 42, console: C
         try:
             for name, server in servers.items():
                 counts = orgs[name].counts()
-                console.print(f"  instance {name}: {server.base_url} (login admin / admin), "
+                console.print(f"  instance {name}: {server.base_url}, "
                               + ", ".join(f"{n:,} {k}" for k, n in counts.items() if k in ("users", "secrets")))
-            console.print(f"  {_overlap(orgs)}")
+            console.print(f"  (login admin / admin) {_overlap(orgs)}")
             embedded = step("Starting the embedded PostgreSQL", lambda: _fresh_demo_database(settings))
             demo = _demo_settings(settings, servers["default"].base_url, embedded.url(DEMO_DATABASE))
             engine = create_engine(embedded.url(DEMO_DATABASE))
@@ -149,8 +150,7 @@ def _steps(console: Console) -> Iterator[Callable[[str, Callable[[], T]], T]]:
 def _overlap(orgs: dict[str, Any]) -> str:
     users = [{u["id"] for u in org.users()} for org in orgs.values()]
     secrets = [{s["id"] for s in org.secrets()} for org in orgs.values()]
-    return (f"ids overlap: {len(users[0] & users[1]):,} user ids and {len(secrets[0] & secrets[1]):,} secret ids "
-            "exist on both; staging keeps them apart by instance")
+    return f"ids overlap: {len(users[0] & users[1]):,} users and {len(secrets[0] & secrets[1]):,} secrets share ids"
 
 
 def _fresh_demo_database(settings: Settings) -> EmbeddedPostgres:
@@ -222,9 +222,10 @@ def _enqueue(engine: Engine, settings: Settings) -> list[str]:
             "SELECT CASE WHEN domain_name IS NULL THEN user_name ELSE domain_name || '\\' || user_name END "
             "FROM ss_staging.users WHERE instance = 'default' AND enabled AND NOT is_application_account "
             "AND user_name <> 'admin' ORDER BY user_id LIMIT 1")).scalar_one()
-        dr_group_id, dr_group = conn.execute(sa.text(
-            "SELECT group_id, group_name FROM ss_staging.groups WHERE instance = :dr AND enabled "
-            "AND group_name <> 'Everyone' ORDER BY group_id DESC LIMIT 1"), {"dr": DR}).one()
+        dr_group_id, dr_group = conn.execute(sa.text(  # a group that opens secrets, for the queries to show
+            "SELECT via_group_id, via_group_name FROM ss_staging.effective_access WHERE instance = :dr "
+            "AND via_group_enabled AND via_group_name <> 'Everyone' ORDER BY via_group_id LIMIT 1"),
+            {"dr": DR}).one()
     box = PasswordBox.from_settings(settings)
     with engine.begin() as conn:
         for target in (None, DR_TARGET):  # None: the default instance's requests, as before instances
@@ -241,11 +242,12 @@ def _enqueue(engine: Engine, settings: Settings) -> list[str]:
         enqueue_request(conn, operation=Operation.PERMISSION_ADD, code=DEMO_USER, permission_type="group",
                         permission_id=dr_group_id, target=DR_TARGET)
     return [
-        f"default: ACCOUNT_CREATE {DEMO_USER} (password Fernet-encrypted in igi.event_out)",
+        f"default: ACCOUNT_CREATE {DEMO_USER} (password Fernet-encrypted)",
         f"default: PERMISSION_ADD {DEMO_USER} -> group {group}",
-        f"default: PERMISSION_ADD {DEMO_USER} -> folder {folder} (View / secrets View, breaking its inheritance)",
+        f"default: PERMISSION_ADD {DEMO_USER} -> folder {folder} (View, breaks inheritance)",
         f"default: ACCOUNT_DISABLE {suspended} (suspend)",
-        f"dr (target {DR_TARGET}): ACCOUNT_CREATE {DEMO_USER}, PERMISSION_ADD -> group {dr_group}",
+        f"dr: ACCOUNT_CREATE {DEMO_USER} (target {DR_TARGET})",
+        f"dr: PERMISSION_ADD {DEMO_USER} -> group {dr_group} (target {DR_TARGET})",
     ]
 
 
@@ -266,7 +268,7 @@ def _drift(org: Any) -> list[str]:
 
 
 def _print_reconcile(console: Console, title: str, summary: dict[str, Any]) -> None:
-    table = Table(title=f"{title}: run {summary['run_id']} {summary['status']}")
+    table = Table(title=f"{title}: run {summary['run_id']} {summary['status']}", box=box.SIMPLE_HEAD)
     for column in ("entity", "scanned", "added", "changed", "removed", "unchanged", "rejected"):
         table.add_column(column, justify="left" if column == "entity" else "right")
     for entity, stats in summary["stats"].items():
@@ -274,19 +276,20 @@ def _print_reconcile(console: Console, title: str, summary: dict[str, Any]) -> N
                                 ("scanned", "added", "changed", "removed", "unchanged", "rejected")))
     console.print(table)
     if summary.get("events"):
-        console.print("  IGI target-queue events: " + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()))
+        console.print("  IGI events: " + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()))
 
 
 def _print_provision(console: Console, summary: dict[str, Any], engine: Engine) -> None:
     console.print("  " + ", ".join(f"{k} {summary[k]}" for k in ("processed", "succeeded", "failed", "retried")))
-    table = Table(title="igi.event_out (target NULL: the default instance)")
-    for column in ("event_id", "target", "operation", "code", "state", "erc_status", "trace"):
+    table = Table(title="igi.event_out (target NULL: the default instance)", box=box.SIMPLE_HEAD)
+    for column in ("event_id", "target", "request", "state, erc_status: trace"):
         table.add_column(column, overflow="fold")
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT event_id, target, operation, code, state, erc_status, trace "
                                     "FROM igi.event_out ORDER BY event_id"))
-        for row in rows:
-            table.add_row(*(str(v) for v in row))
+        for event_id, target, operation, code, state, erc_status, trace in rows:
+            table.add_row(str(event_id), target or "NULL", f"{Operation(operation).name} {code}",
+                          f"{state}, {erc_status}: {trace}")
     console.print(table)
 
 

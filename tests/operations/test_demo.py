@@ -22,7 +22,7 @@ def test_demo_runs_end_to_end_with_no_configuration(tmp_path):
     assert result.returncode == 0, out + result.stderr
     # Two Secret Servers whose ids overlap, as instances default and dr of one database.
     assert "instance default: http://127.0.0.1:" in out and "instance dr: http://127.0.0.1:" in out
-    assert "ids overlap: 100 user ids and 300 secret ids exist on both" in out
+    assert "ids overlap: 100 users and 300 secrets share ids" in out
     assert "First reconcile of default: run 1 succeeded" in out
     assert "First reconcile of dr: run 2 succeeded" in out
     # Requests for both instances, each executed on the instance its target names.
