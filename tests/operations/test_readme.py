@@ -165,9 +165,10 @@ def test_the_readme_commands_for_several_instances_run_against_two_simulators(tw
     and the DR_ variables (the README's NAME and dr stand for dr); `runs` and `check` here, too."""
     shown_here = [s for s in readme_commands() if _for_two_instances(s) and s.args
                   and s.args[0] in RUNNABLE | {"runs"} and _parse(s.args) == (0, "")]
+    places = Placeholders(two_instances.dr.org)  # the requests shown are for dr
     ran: list[str] = []
     for shown in shown_here:
-        args = ["dr" if arg == "NAME" else arg for arg in shown.args]
+        args = ["dr" if arg == "NAME" else arg for arg in places.fill(shown.args)]
         if " ".join(args) in ran:
             continue
         status = main(args)
@@ -176,11 +177,14 @@ def test_the_readme_commands_for_several_instances_run_against_two_simulators(tw
         ran.append(" ".join(args))
         if args == ["check"]:
             assert captured.out.count("OK") == 3 and "SecretServer-dr" in captured.out
-    assert {"check", "reconcile", "reconcile --instance dr", "runs --instance dr", "check --instance dr"} <= set(ran)
+    assert {"check", "reconcile", "reconcile --instance dr", "runs --instance dr", "check --instance dr",
+            "provision --instance dr"} <= set(ran)
     with igi_engine.connect() as conn:
         instances = conn.execute(sa.text(
             "SELECT instance FROM ss_staging.reconciliation_runs ORDER BY run_id")).scalars().all()
+        requests = conn.execute(sa.text("SELECT target, state FROM igi.event_out")).all()
     assert set(instances) == {"default", "dr"} and instances.count("dr") >= 2
+    assert requests and all(tuple(r) == ("SecretServer-dr", 2) for r in requests), requests
 
 
 def test_the_secret_block_snippet_feeds_ss_igi(ops_env, tmp_path):
