@@ -194,10 +194,10 @@ def _stage_incoming(conn: Connection, snapshot: Normalized) -> None:
     conn.exec_driver_sql(f"CREATE TEMP TABLE _protect_{entity.name} ({key_definition}) ON COMMIT DROP")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     copy_frame(cursor, f"_in_{entity.name}", entity.column_names,
-                [PG_TYPES[c.kind] for c in entity.columns], snapshot.frame)
+               [PG_TYPES[c.kind] for c in entity.columns], snapshot.frame)
     protected = pd.DataFrame(snapshot.protected_keys(), columns=list(entity.key), dtype="Int64")
     copy_frame(cursor, f"_protect_{entity.name}", list(entity.key), [PG_TYPES[c.kind] for c in key_columns],
-                protected)
+               protected)
 
 
 # ---------------------------------------------------------------------------------------------- stages

@@ -100,11 +100,10 @@ def test_a_rerun_of_one_instance_changes_only_its_rows_and_announces_only_to_its
     assert all(not (s.added or s.changed or s.removed) for s in dr.stats.values())
     assert instance_dump(igi_engine, "dr") == dr_before
 
-    # a change on dr: its events carry dr's target and dr's account, prod's rows stay as they are
-    shared_id = removed[0]["id"] if any(u["id"] == removed[0]["id"] for u in dr_org.users()) else None
-    assert shared_id is not None
-    dr_user = next(u for u in dr_org.users() if u["id"] == shared_id)
-    dr_org.set_user_enabled(shared_id, not dr_user["enabled"])
+    # a change on dr, to the user whose id prod just removed: the events carry dr's target and dr's account,
+    # prod's rows stay as they are
+    dr_user = next(u for u in dr_org.users() if u["id"] == removed[0]["id"])
+    dr_org.set_user_enabled(dr_user["id"], not dr_user["enabled"])
     prod_before = instance_dump(igi_engine, "default")
     changed = reconcile_instance(igi_engine, instance_clients, "dr")
     assert changed.ok and changed.stats["users"].changed == 1
