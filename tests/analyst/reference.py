@@ -2,7 +2,8 @@
 folder to the folder whose permissions apply, then expand each permission row to users.
 
 The rules are the README's ("Effective access"); this is a second, differently shaped implementation of
-them (the SQL descends from permission sources; this climbs from each secret).
+them (the SQL descends from permission sources; this climbs from each secret). A snapshot holds one Secret Server
+instance, so every path is computed within one instance; several instances are computed each on its own.
 """
 
 from __future__ import annotations
@@ -84,3 +85,48 @@ def effective_paths(snapshot: Snapshot) -> set[Path]:
 
 def strongest_roles(snapshot: Snapshot) -> dict[tuple[int, int], str]:
     return {(u, s): role for u, s, role, *_ in effective_paths(snapshot)}
+
+
+def effective_paths_per_instance(snapshots: dict[str, Snapshot]) -> dict[str, set[Path]]:
+    """The paths of each instance, from that instance's snapshot alone."""
+    return {instance: effective_paths(snapshot) for instance, snapshot in snapshots.items()}
+
+
+def unreachable_secret_ids(snapshot: Snapshot) -> set[int]:
+    """Present secrets that no enabled user reaches other than through a disabled group."""
+    enabled_users = {u["user_id"] for u in _present(snapshot["users"]) if u["enabled"]}
+    enabled_groups = {g["group_id"] for g in _present(snapshot["groups"]) if g["enabled"]}
+    live = {s for u, s, _, _, _, _, group, _ in effective_paths(snapshot)
+            if u in enabled_users and (group is None or group in enabled_groups)}
+    return {s["secret_id"] for s in _present(snapshot["secrets"])} - live
+
+
+def orphan_user_ids(snapshot: Snapshot) -> set[int]:
+    """Enabled users in no group (the local Everyone does not count) and holding no permission of their own."""
+    groups = {g["group_id"] for g in _present(snapshot["groups"])
+              if not (g["group_name"] == "Everyone" and g["domain_id"] is None)}
+    grouped = {m["user_id"] for m in _present(snapshot["group_members"]) if m["group_id"] in groups}
+    holders = {p["user_id"] for t in ("folder_permissions", "secret_permissions") for p in _present(snapshot[t])}
+    return {u["user_id"] for u in _present(snapshot["users"]) if u["enabled"]} - grouped - holders
+
+
+# (folder_id, owner_kind, user_id, group_id, folder_permission_id)
+Owner = tuple[int, str, int | None, int | None, int]
+
+
+def folder_owners(snapshot: Snapshot) -> set[Owner]:
+    """Users and groups holding the Owner folder role on each present folder, from its permission source."""
+    folders = {f["folder_id"]: f for f in _present(snapshot["folders"])}
+    users = {u["user_id"] for u in _present(snapshot["users"])}
+    groups = {g["group_id"] for g in _present(snapshot["groups"])}
+    owners: set[Owner] = set()
+    for folder_id in folders:
+        source = permission_folder(folders, folder_id)
+        for p in _present(snapshot["folder_permissions"]):
+            if source is None or p["folder_id"] != source or str(p["folder_access_role"]).lower() != "owner":
+                continue
+            if p["user_id"] is not None and p["user_id"] in users:
+                owners.add((folder_id, "user", p["user_id"], None, p["folder_permission_id"]))
+            elif p["user_id"] is None and p["group_id"] in groups:
+                owners.add((folder_id, "group", None, p["group_id"], p["folder_permission_id"]))
+    return owners

@@ -2,8 +2,10 @@
 COPY; and a minimal stand-in for reconciliation runs that writes staging and the change log the way the
 contract describes (one change_log row per added/changed/removed object, "after" = contract columns).
 
-A snapshot is ``{table: [row dict, ...]}`` holding the present rows of the seven staging tables, with the
-columns below; a row may carry ``deleted_at`` (removed) when written by hand.
+A snapshot is ``{table: [row dict, ...]}`` holding the present rows of the seven staging tables of one Secret
+Server instance, with the columns below; a row may carry ``deleted_at`` (removed) when written by hand. The instance
+is not a column of the snapshot (as in the reconciliation, it is a constant per run): it is given when the
+snapshot is written, and defaults to the instance of a single-instance setup.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from simulator.state import Organization
+
+DEFAULT_INSTANCE = "default"
 
 Row = dict[str, Any]
 Snapshot = dict[str, list[Row]]
@@ -74,12 +78,13 @@ def copy_rows(engine: Engine, table: str, columns: tuple[str, ...], rows: list[t
         raw.close()
 
 
-def load_snapshot(engine: Engine, snapshot: Snapshot) -> None:
-    """Write the rows straight into empty staging tables (``deleted_at`` kept when a row carries it)."""
+def load_snapshot(engine: Engine, snapshot: Snapshot, instance: str = DEFAULT_INSTANCE) -> None:
+    """Write the rows as the instance's, straight into staging tables holding none of that instance's rows
+    (``deleted_at`` kept when a row carries it)."""
     for table, rows in snapshot.items():
         columns = TABLES[table][1] + ("deleted_at",)
-        copy_rows(engine, f"ss_staging.{table}", columns,
-                  [tuple(row.get(c) for c in columns) for row in rows])
+        copy_rows(engine, f"ss_staging.{table}", (*columns, "instance"),
+                  [(*tuple(row.get(c) for c in columns), instance) for row in rows])
 
 
 def _key(table: str, row: Row) -> str:
@@ -87,19 +92,21 @@ def _key(table: str, row: Row) -> str:
 
 
 class History:
-    """Successive snapshots written as reconciliation runs: staging rows merged (removals get deleted_at),
-    one change_log row per difference, stamped with the run's time."""
+    """Successive snapshots of one instance written as reconciliation runs: staging rows merged (removals get
+    deleted_at), one change_log row per difference, stamped with the run's time and the instance."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, instance: str = DEFAULT_INSTANCE) -> None:
         self.engine = engine
+        self.instance = instance
         self.current: dict[str, dict[str, Row]] = {table: {} for table in TABLES}
         self.seen: dict[str, set[str]] = {table: set() for table in TABLES}
 
     def run(self, snapshot: Snapshot, at: datetime) -> int:
         with self.engine.begin() as conn:
             run_id = conn.execute(sa.text(
-                "INSERT INTO ss_staging.reconciliation_runs (started_at, finished_at, status) "
-                "VALUES (:at, :at, 'succeeded') RETURNING run_id"), {"at": at}).scalar_one()
+                "INSERT INTO ss_staging.reconciliation_runs (started_at, finished_at, status, instance) "
+                "VALUES (:at, :at, 'succeeded', :instance) RETURNING run_id"),
+                {"at": at, "instance": self.instance}).scalar_one()
         changes: list[tuple[Any, ...]] = []
         for table, (_, columns) in TABLES.items():
             before = self.current[table]
@@ -107,8 +114,9 @@ class History:
             added = [k for k in after if k not in before]
             changed = [k for k in after if k in before and after[k] != before[k]]
             removed = [k for k in before if k not in after]
-            copy_rows(self.engine, f"ss_staging.{table}", (*columns, "first_seen_run_id", "last_changed_run_id"),
-                      [(*tuple(after[k][c] for c in columns), run_id, run_id) for k in added
+            copy_rows(self.engine, f"ss_staging.{table}",
+                      (*columns, "first_seen_run_id", "last_changed_run_id", "instance"),
+                      [(*tuple(after[k][c] for c in columns), run_id, run_id, self.instance) for k in added
                        if k not in self.seen[table]])
             with self.engine.begin() as conn:
                 for k in added:
@@ -117,24 +125,29 @@ class History:
                 for k in changed:
                     self._update(conn, table, after[k], run_id)
                 for k in removed:
-                    where = " AND ".join(f"{c} = :{c}" for c in TABLES[table][0])
                     conn.execute(sa.text(f"UPDATE ss_staging.{table} SET deleted_at = :at, "
-                                         f"last_changed_run_id = :run WHERE {where}"),
-                                 {**before[k], "at": at, "run": run_id})
+                                         f"last_changed_run_id = :run WHERE {_where(table)}"),
+                                 {**before[k], "at": at, "run": run_id, "instance": self.instance})
             for kind, keys in (("added", added), ("changed", changed), ("removed", removed)):
                 for k in keys:
                     changes.append((run_id, table, k, kind,
                                     json.dumps(before[k]) if k in before else None,
-                                    json.dumps(after[k]) if k in after else None, at))
+                                    json.dumps(after[k]) if k in after else None, at, self.instance))
             self.current[table] = after
             self.seen[table].update(after)
         copy_rows(self.engine, "ss_staging.change_log",
-                  ("run_id", "entity", "object_key", "change_type", "before", "after", "changed_at"), changes)
+                  ("run_id", "entity", "object_key", "change_type", "before", "after", "changed_at", "instance"),
+                  changes)
         return int(run_id)
 
     def _update(self, conn: sa.Connection, table: str, row: Row, run_id: int) -> None:
         keys = TABLES[table][0]
         sets = ", ".join(f"{c} = :{c}" for c in TABLES[table][1] if c not in keys)
-        where = " AND ".join(f"{c} = :{c}" for c in keys)
         conn.execute(sa.text(f"UPDATE ss_staging.{table} SET {sets + ', ' if sets else ''}deleted_at = NULL, "
-                             f"last_changed_run_id = :run WHERE {where}"), {**row, "run": run_id})
+                             f"last_changed_run_id = :run WHERE {_where(table)}"),
+                     {**row, "run": run_id, "instance": self.instance})
+
+
+def _where(table: str) -> str:
+    """The staging key of a row of ``table``: the instance and the Secret Server ids, as bind parameters."""
+    return " AND ".join(f"{c} = :{c}" for c in ("instance", *TABLES[table][0]))

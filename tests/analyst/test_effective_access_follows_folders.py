@@ -7,27 +7,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from simulator.generator import generate
+from tests.analyst.queries import differences_from_the_rules
 from tests.analyst.staging import load_snapshot, snapshot_from_organization
-
-COLUMNS = ("user_id, user_name, domain_name, user_enabled, secret_id, secret_name, secret_active, folder_id, "
-           "folder_path, role, path_role, via, via_permission_id, via_group_id, via_group_name, "
-           "via_group_enabled, via_folder_id, via_folder_path")
-
-
-def _differences(conn: sa.Connection, where: str = "true") -> int:
-    return int(conn.execute(sa.text(f"""
-        SELECT count(*) FROM (
-            (SELECT {COLUMNS} FROM ss_staging.effective_access WHERE {where}
-             EXCEPT ALL SELECT {COLUMNS} FROM ss_staging.effective_access_at(NULL) WHERE {where})
-            UNION ALL
-            (SELECT {COLUMNS} FROM ss_staging.effective_access_at(NULL) WHERE {where}
-             EXCEPT ALL SELECT {COLUMNS} FROM ss_staging.effective_access WHERE {where})) AS d""")).scalar_one())
 
 
 def test_the_view_follows_inheritance_changes_removals_and_moves_of_folders(igi_engine):
     load_snapshot(igi_engine, snapshot_from_organization(generate("s", 42)))
     with igi_engine.begin() as conn:
-        assert _differences(conn) == 0
+        assert differences_from_the_rules(conn) == 0
         top = conn.execute(sa.text(
             "SELECT folder_id FROM ss_staging.folders WHERE parent_folder_id IS NULL ORDER BY 1")).scalars().all()
         inheriting = conn.execute(sa.text("""
@@ -44,7 +31,7 @@ def test_the_view_follows_inheritance_changes_removals_and_moves_of_folders(igi_
         with igi_engine.begin() as conn:
             before = conn.execute(sa.text("SELECT count(*) FROM ss_staging.effective_access")).scalar_one()
             conn.execute(sa.text(statement), values)
-            assert _differences(conn) == 0, statement
+            assert differences_from_the_rules(conn) == 0, statement
             assert conn.execute(sa.text("SELECT count(*) FROM ss_staging.effective_access")).scalar_one() != before \
                 or statement.startswith("UPDATE ss_staging.folders SET parent_folder_id"), statement
 
@@ -55,10 +42,10 @@ def test_a_filter_on_one_secret_or_one_user_gives_that_part_of_the_view(igi_engi
         secret_id, user_id, user_name = conn.execute(sa.text("""
             SELECT secret_id, user_id, user_name FROM ss_staging.effective_access
             ORDER BY secret_id, user_id LIMIT 1 OFFSET 40""")).one()
-        assert _differences(conn, f"secret_id = {int(secret_id)}") == 0
-        assert _differences(conn, f"user_id = {int(user_id)}") == 0
+        assert differences_from_the_rules(conn, f"secret_id = {int(secret_id)}") == 0
+        assert differences_from_the_rules(conn, f"user_id = {int(user_id)}") == 0
         name = user_name.replace("'", "''")
-        assert _differences(conn, f"lower(user_name) = lower('{name}')") == 0
+        assert differences_from_the_rules(conn, f"lower(user_name) = lower('{name}')") == 0
         rows = conn.execute(sa.text("SELECT count(*) FROM ss_staging.effective_access WHERE secret_id = :s"),
                             {"s": secret_id}).scalar_one()
         assert rows > 0

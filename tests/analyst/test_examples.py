@@ -17,7 +17,13 @@ from sqlalchemy.engine import Engine
 
 from pipelines.dictionary import EXAMPLES, Example, statements
 from simulator.generator import generate
-from tests.analyst.reference import RANK, effective_paths, permission_folder, strongest_roles
+from tests.analyst.reference import (
+    RANK,
+    orphan_user_ids,
+    permission_folder,
+    strongest_roles,
+    unreachable_secret_ids,
+)
 from tests.analyst.staging import History, Snapshot, snapshot_from_organization
 from tests.analyst.test_as_of import change_secret_server
 
@@ -157,26 +163,16 @@ def test_gain_questions(world: World):
 
 
 def test_unreachable_secrets_and_orphan_accounts(world: World):
-    now = world.now
-    enabled_users = {u["user_id"] for u in now["users"] if u["enabled"]}
-    enabled_groups = {g["group_id"] for g in now["groups"] if g["enabled"]}
-    live = {s for u, s, _, _, _, _, group, _ in effective_paths(now)
-            if u in enabled_users and (group is None or group in enabled_groups)}
-    unreachable_ids = {s["secret_id"] for s in now["secrets"]} - live
     # The example's first statement: secrets nobody reaches.
     raw = world.engine.raw_connection()
     try:
         with raw.cursor() as cur:
             cur.execute(statements(example_for("Secrets nobody").render())[0])
-            assert {row[0] for row in cur.fetchall()} == unreachable_ids
+            assert {row[0] for row in cur.fetchall()} == unreachable_secret_ids(world.now)
     finally:
         raw.close()
-
-    everyone = {g["group_id"] for g in now["groups"] if g["group_name"] == "Everyone" and g["domain_id"] is None}
-    grouped = {m["user_id"] for m in now["group_members"] if m["group_id"] not in everyone}
-    holders = {p["user_id"] for t in ("folder_permissions", "secret_permissions") for p in now[t]}
-    orphans = {u["user_name"] for u in now["users"] if u["enabled"] and u["user_id"] not in grouped | holders}
-    assert {r["user_name"] for r in world.rows("Secrets nobody")} == orphans
+    users = world.names("users", "user_id", "user_name")
+    assert {r["user_name"] for r in world.rows("Secrets nobody")} == {users[u] for u in orphan_user_ids(world.now)}
 
 
 def test_folder_owners_and_last_changes(world: World):
