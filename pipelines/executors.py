@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi import provisioning_staging as staging
-from connectors.igi.queue import DEFAULT_TARGET, save_checkpoint
+from connectors.igi.queue import save_checkpoint
 from connectors.igi.request_models import Operation, ProvisioningRequest, api_attributes
+from connectors.igi.targets import DEFAULT_TARGET
 from connectors.secret_server import SecretServerAccess
 from pipelines.instances import DEFAULT_INSTANCE
 from pipelines.outcomes import LostClaim, Outcome, PermanentFailure

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from connectors.igi.queue import DEFAULT_TARGET, TargetScope
+from connectors.igi.targets import DEFAULT_TARGET, TargetScope
 from connectors.secret_server import SecretServerAccess
 from pipelines.failures import explain
 from pipelines.instances import DEFAULT_INSTANCE

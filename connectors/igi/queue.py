@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.igi.request_models import Operation, State, validate_request
+from connectors.igi.targets import TargetScope, scope_sql
 
 _COLUMNS = (
     "event_id, target, operation, code, person_code, attributes, permission_type, permission_id, permission_name, "
@@ -78,46 +78,17 @@ def enqueue_request(
         return int(conn.execute(statement, params).scalar_one())
 
 
-DEFAULT_TARGET = "SecretServer"  # the IGI target of a single-instance setup (IGI_TARGET's default)
-
-
-@dataclass(frozen=True)
-class TargetScope:
-    """Which requests a worker takes, by ``igi.event_out.target``: those of the targets it ``served``, and those
-    whose target is none of the ``known`` ones (every configured instance's), to fail them. A NULL target stands
-    for ``null_target``, the default instance's target (None when no instance named default is configured: then
-    a NULL target is unknown too)."""
-
-    served: tuple[str, ...]
-    known: tuple[str, ...]
-    null_target: str | None
-
-    @classmethod
-    def single(cls, target: str = DEFAULT_TARGET) -> TargetScope:
-        """A single-instance setup: one default instance whose IGI target is ``target``."""
-        return cls((target,), (target,), target)
-
-    def params(self) -> dict[str, Any]:
-        """The bind parameters of `scope_sql`."""
-        return {"served": list(self.served), "known": list(self.known), "null_target": self.null_target}
-
-
-def scope_sql(alias: str, *, unknown: bool = True) -> str:
-    """SQL: the row ``alias`` is for a served target, or (``unknown``) for a target no instance has."""
-    target = f"coalesce({alias}.target, CAST(:null_target AS text))"
-    served = f"{target} = ANY(CAST(:served AS text[]))"
-    if not unknown:
-        return served
-    return f"({served} OR {target} IS NULL OR {target} <> ALL(CAST(:known AS text[])))"
-
-
 # A request is claimable when it is the head of its account's queue: one probe of event_out_account_order_idx
-# (lower(code), event_id) WHERE state = 1 per candidate, as a scalar subquery, which the planner cannot turn into
-# a join. (A NOT EXISTS it did turn into an anti-join, and on a freshly filled queue, before autovacuum's ANALYZE,
-# into a nested loop over every pair of pending requests: 0.15-0.7 s a claim with a thousand pending.) An account
-# is (target, lower(code)), a NULL target being the default instance's: the probe walks that index's entries of
-# the code in event_id order and stops at the first of the same target, so the same name's pending requests on
-# other instances cost a step each and never block.
+# (lower(code), coalesce(target, ''), event_id) WHERE state = 1 per candidate, as a scalar subquery, which the
+# planner cannot turn into a join. (A NOT EXISTS it did turn into an anti-join, and on a freshly filled queue,
+# before autovacuum's ANALYZE, into a nested loop over every pair of pending requests: 0.15-0.7 s a claim with a
+# thousand pending.) An account is (target, lower(code)); a NULL target is the default instance's, so a request
+# of that instance probes both keys, '' and its target (an empty target, unknown, shares the '' key: it only
+# waits for the NULL ones or they for it, until it fails). The same name's requests on other instances are other
+# index entries: never read, never waited for.
+_SAME_ACCOUNT = """coalesce(head.target, '') = ANY(
+    CASE WHEN coalesce(e.target, CAST(:null_target AS text)) = CAST(:null_target AS text)
+         THEN ARRAY['', CAST(:null_target AS text)] ELSE ARRAY[coalesce(e.target, '')] END)"""
 _CLAIM = sa.text(f"""
 WITH due AS (
     SELECT e.event_id
@@ -127,9 +98,7 @@ WITH due AS (
       AND (e.claimed_until IS NULL OR e.claimed_until < now())
       AND {scope_sql("e")}
       AND e.event_id = (SELECT min(head.event_id) FROM igi.event_out head
-                        WHERE lower(head.code) = lower(e.code) AND head.state = 1
-                          AND coalesce(head.target, CAST(:null_target AS text))
-                              IS NOT DISTINCT FROM coalesce(e.target, CAST(:null_target AS text)))
+                        WHERE lower(head.code) = lower(e.code) AND head.state = 1 AND {_SAME_ACCOUNT})
     ORDER BY e.event_id
     LIMIT :batch_size
     FOR UPDATE OF e SKIP LOCKED
@@ -157,6 +126,9 @@ def claim_pending_requests(
     params = {"worker_id": worker_id, "batch_size": int(batch_size), "lease_seconds": float(lease_seconds),
               **(scope or TargetScope.single()).params()}
     with engine.begin() as conn:
+        # The planner prices a probe per pending request; past some thousands of them the estimate crosses
+        # jit_above_cost, and compiling costs ~0.4 s for a statement that runs in a few ms.
+        conn.exec_driver_sql("SET LOCAL jit = off")
         rows = conn.execute(_CLAIM, params).mappings().all()
     return sorted((dict(r) for r in rows), key=lambda r: r["event_id"])
 
@@ -399,9 +371,7 @@ def cancel_requests(engine: Engine, event_ids: Iterable[int], note: str) -> list
 
 
 __all__ = [
-    "DEFAULT_TARGET",
     "Operation",  # callers that enqueue name the operation from here
-    "TargetScope",
     "begin_attempt",
     "cancel_requests",
     "claim_pending_requests",
