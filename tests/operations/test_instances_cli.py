@@ -53,6 +53,22 @@ def test_reconcile_without_instance_reconciles_each_configured_instance_in_turn(
     assert names["default"] != names["dr"]
 
 
+def test_with_a_prefect_api_each_instance_is_a_flow_run_of_its_own(two_instances, prefect_harness, igi_engine,
+                                                                  capsys):
+    assert main(["reconcile", "--quiet"]) == 0
+    assert main(["reconcile", "--quiet", "--instance", "dr", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "instance default, run 1 succeeded" in out and "instance dr, run 2 succeeded" in out
+    assert "instance dr, run 3 succeeded (dry run)" in out
+    with igi_engine.connect() as conn:
+        runs = conn.execute(sa.text(
+            "SELECT instance, flow_run_id FROM ss_staging.reconciliation_runs ORDER BY run_id")).all()
+    assert [r.instance for r in runs] == ["default", "dr", "dr"]
+    assert all(r.flow_run_id for r in runs) and len({r.flow_run_id for r in runs}) == 3
+    assert _users_by_instance(igi_engine) == {"default": len(two_instances.default.org.users()),
+                                              "dr": len(two_instances.dr.org.users())}
+
+
 def test_reconcile_instance_reconciles_that_instance_only(two_instances, igi_engine, capsys):
     two_instances.default.clear_log()
     assert main(["reconcile", "--quiet", "--instance", "dr"]) == 0
