@@ -2,12 +2,13 @@
 before its commit (status ``aborted``, nothing written), naming the numbers; a dry run reports what a real run
 would stop on and goes on.
 
-Per entity, against its current (not deleted) staging rows before the run:
+Each run is judged against its own Secret Server instance's rows only (another instance's, however many, neither
+dilutes nor inflates its percentages). Per entity, against its current (not deleted) staging rows before the run:
 - removals: more than ``max_removals`` rows, or more than ``max_removal_percent`` of them;
 - changes: more than ``max_change_percent`` of them updated. Operational columns (last login, lockout, last
   access: they move every day) do not count, and neither do additions (they are a share of nothing; the event
   limits see them).
-IGI events, against the accounts and permissions IGI knew before the run:
+IGI events, against the instance's accounts and permissions that IGI knew before the run:
 - more than ``max_events`` events, or more than ``max_event_percent`` of what IGI knew. A first load (IGI knew
   no account or permission) and a re-emit (``--reemit-events``, every event on purpose) are exempt.
 
