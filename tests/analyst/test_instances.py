@@ -61,8 +61,10 @@ def test_effective_access_holds_each_instance_s_own_paths(igi_engine):
 def test_who_can_reach_a_secret_on_one_instance_and_on_any(igi_engine):
     data = load_both(igi_engine)
     roles = {instance: strongest_roles(snapshot) for instance, snapshot in data.items()}
-    reach = {instance: {secret: {(u, role) for (u, s), role in r.items() if s == secret} for (_, secret) in r}
-             for instance, r in roles.items()}
+    reach: dict[str, dict[int, set[tuple[int, str]]]] = {instance: defaultdict(set) for instance in data}
+    for instance, pairs in roles.items():
+        for (user_id, secret_id), role in pairs.items():
+            reach[instance][secret_id].add((user_id, role))
     secret = next(s for s in sorted(reach[PROD]) if reach[DR].get(s) and reach[PROD][s] != reach[DR][s])
 
     on_prod = rows(igi_engine, "SELECT DISTINCT user_id, role FROM ss_staging.effective_access "
@@ -74,9 +76,11 @@ def test_who_can_reach_a_secret_on_one_instance_and_on_any(igi_engine):
         (DR, u, role) for u, role in reach[DR][secret]}
 
     # a user name known on both instances: its secrets on each, told apart by the instance column
-    prod_user = next(u for u in data[PROD]["users"] if any(uid == u["user_id"] for uid, _ in roles[PROD]))
-    name = prod_user["user_name"]
-    ids = {i: {u["user_id"] for u in data[i]["users"] if u["user_name"].lower() == name.lower()} for i in data}
+    reaching = {i: {u for u, _ in roles[i]} for i in data}
+    holders = {i: {u["user_name"].lower(): u["user_id"] for u in data[i]["users"] if u["user_id"] in reaching[i]}
+               for i in data}
+    name = sorted(holders[PROD].keys() & holders[DR].keys())[0]
+    ids = {i: {holders[i][name]} for i in data}
     by_name = rows(igi_engine, "SELECT DISTINCT instance, secret_id, role FROM ss_staging.effective_access "
                                "WHERE lower(user_name) = lower(:n)", n=name.upper())
     assert by_name == {(i, s, role) for i in data for (u, s), role in roles[i].items() if u in ids[i]} != set()
@@ -125,6 +129,24 @@ def test_the_materialized_folder_sources_hold_both_instances_under_the_same_fold
     assert after == expected()
     assert {r for r in after if r[0] == DR} == {r for r in sources if r[0] == DR}
     assert (PROD, child["folder_id"], child["folder_id"], 0) in after - sources
+
+
+def test_the_folder_sources_are_refreshed_only_when_a_statement_changes_what_they_depend_on(igi_engine):
+    """The refresh reads the materialized view (to compare old and new rows): its scan count, before and after a
+    statement, tells whether the trigger refreshed it."""
+    load_both(igi_engine)
+    scans = sa.text("SELECT pg_stat_get_xact_numscans('ss_staging.folder_permission_sources'::regclass)")
+    with igi_engine.begin() as conn:
+        before = conn.execute(scans).scalar_one()
+        conn.execute(sa.text("UPDATE ss_staging.folders SET folder_name = folder_name || ' (renamed)' "
+                             "WHERE instance = :i"), {"i": PROD})
+        conn.execute(sa.text("UPDATE ss_staging.folders SET inherit_permissions = inherit_permissions "
+                             "WHERE instance = :i"), {"i": DR})
+        assert conn.execute(scans).scalar_one() == before
+        conn.execute(sa.text("UPDATE ss_staging.folders SET inherit_permissions = NOT inherit_permissions "
+                             "WHERE instance = :i AND folder_id = 3"), {"i": DR})
+        assert conn.execute(scans).scalar_one() > before
+        assert queries.differences_from_the_rules(conn) == 0
 
 
 def _state(snapshot: Snapshot, table: str) -> set[tuple[Any, ...]]:
