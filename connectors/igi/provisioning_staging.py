@@ -63,13 +63,8 @@ def row_from_record(entity: Entity, record: Mapping[str, Any]) -> dict[str, Any]
     return row
 
 
-def _staging_key(entity: Entity) -> tuple[str, ...]:
-    """The staging table's key: the instance, then the entity's key."""
-    return ("instance", *entity.key)
-
-
 def _where(entity: Entity, alias: str = "t") -> str:
-    return " AND ".join(f"{alias}.{k} = :{k}" for k in _staging_key(entity))
+    return " AND ".join(f"{alias}.{k} = :{k}" for k in entity.staging_key)
 
 
 def _snapshot(conn: Connection, entity: Entity, keys: Mapping[str, Any], *, lock: bool = False) -> Any:
@@ -101,7 +96,7 @@ def upsert(conn: Connection, entity: Entity, row: Mapping[str, Any], *, instance
     or None when staging already agreed. Bookkeeping and change-log rows follow reconciliation's rules: a
     revival is 'added' with the removed row as ``before``."""
     row = {"instance": instance, **row}
-    keys = {k: row[k] for k in _staging_key(entity)}
+    keys = {k: row[k] for k in entity.staging_key}
     before = _snapshot(conn, entity, keys, lock=True)
     columns = list(row)
     values = [c for c in columns if c not in keys]

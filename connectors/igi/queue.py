@@ -57,12 +57,12 @@ def enqueue_request(
     says what is wrong). ``password`` must already be what the column holds (a Fernet token, or plain text with
     ``password_encrypted=False``); encrypting is the caller's job. ``target``: the IGI target of the instance it
     is for (None: the default instance)."""
-    params = {"target": target,
+    params = {
         "operation": int(operation), "code": code.strip() if isinstance(code, str) else code,
         "person_code": person_code, "attributes": json.dumps(dict(attributes or {})),
         "permission_type": permission_type, "permission_id": permission_id, "permission_name": permission_name,
         "folder_access_role": folder_access_role, "secret_access_role": secret_access_role,
-        "password": password, "password_encrypted": password_encrypted,
+        "password": password, "password_encrypted": password_encrypted, "target": target,
     }
     validate_request(params)
     statement = sa.text(
@@ -248,7 +248,7 @@ def pending_work(engine: Engine, scope: TargetScope | None = None) -> tuple[int,
     return int(row.due), int(row.claimed)
 
 
-def _of(scope: TargetScope | None) -> tuple[str, dict[str, Any]]:
+def _served_only(scope: TargetScope | None) -> tuple[str, dict[str, Any]]:
     """A WHERE condition for the requests of ``scope``'s served targets (None: every request), and its params."""
     if scope is None:
         return "true", {}
@@ -258,7 +258,7 @@ def _of(scope: TargetScope | None) -> tuple[str, dict[str, Any]]:
 def queue_counts(engine: Engine, scope: TargetScope | None = None) -> dict[str, int]:
     """Requests by condition: pending (due now), waiting (retry later or blocked), claimed, succeeded, failed;
     with ``scope``, only those for its served targets."""
-    where, params = _of(scope)
+    where, params = _served_only(scope)
     with engine.connect() as conn:
         row = conn.execute(sa.text(f"""
             SELECT count(*) FILTER (WHERE state = 1 AND (claimed_until IS NULL OR claimed_until < now())
@@ -292,7 +292,7 @@ def list_requests(engine: Engine, states: Iterable[int] = (State.PENDING, State.
     """Requests in ``states`` (with ``scope``, only those for its served targets), oldest first (pending ones,
     then failed ones most recent first), without their password; each with ``claimed`` (a live lease) and
     ``due`` (may be claimed now)."""
-    where, params = _of(scope)
+    where, params = _served_only(scope)
     with engine.connect() as conn:
         rows = conn.execute(sa.text(f"""
             SELECT {_LISTED},

@@ -17,13 +17,16 @@ import sqlalchemy as sa
 from connectors.igi.queue import Operation as Op
 from connectors.igi.queue import claim_pending_requests
 from connectors.igi.targets import TargetScope
+from connectors.secret_server import SecretServerClient
 from pipelines.cli import main
-from pipelines.provision import provision_with_settings
+from pipelines.provision import provision_with_settings, run_provisioning
+from pipelines.reconcile import run_reconcile
+from pipelines.routing import Route, Routing
 from pipelines.settings import Settings
 from simulator.generator import generate
 from simulator.server import SimulatorServer
 from simulator.state import Organization
-from tests.provision.conftest import event, rows, writes
+from tests.provision.conftest import FAST, event, rows, writes
 
 DR = "SecretServer-dr"
 BOTH = TargetScope(("SecretServer", DR), ("SecretServer", DR), "SecretServer")
@@ -31,11 +34,13 @@ BOTH = TargetScope(("SecretServer", DR), ("SecretServer", DR), "SecretServer")
 
 @dataclass
 class Side:
-    """One instance's simulator, its organization, and its account jsmith (the same id on both sides)."""
+    """One instance's simulator, its organization, its account jsmith (the same id on both sides) and its folder
+    \\Vault (other ids: on dr, prod's \\Vault id is the folder \\Other)."""
 
     org: Organization
     sim: SimulatorServer
     jsmith: int
+    vault: int
 
     def user(self, user_id: int) -> dict[str, Any]:
         return next(u for u in self.org.users() if u["id"] == user_id)
@@ -45,14 +50,19 @@ class Side:
 def prod(make_simulator: Callable[..., SimulatorServer]) -> Side:
     org = generate("s", 42)
     jsmith = org.add_user("jsmith", "John Smith (prod)", password="Prod-Pass-1")
-    return Side(org, make_simulator(org), jsmith)
+    vault = org.add_folder("Vault", None, inherit_permissions=False)
+    org.add_secret("vault-root", vault, inherits_permissions=False)
+    return Side(org, make_simulator(org), jsmith, vault)
 
 
 @pytest.fixture
 def dr(make_simulator: Callable[..., SimulatorServer]) -> Side:
     org = generate("s", 7)
     jsmith = org.add_user("jsmith", "John Smith (dr)", password="Dr-Pass-1")
-    return Side(org, make_simulator(org), jsmith)
+    org.add_folder("Other", None, inherit_permissions=False)
+    vault = org.add_folder("Vault", None, inherit_permissions=False)
+    org.add_secret("vault-root", vault, inherits_permissions=False)
+    return Side(org, make_simulator(org), jsmith, vault)
 
 
 @pytest.fixture
@@ -68,6 +78,17 @@ def two_instances(monkeypatch: pytest.MonkeyPatch, igi_database_url: str, fernet
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("IGI_TARGET", raising=False)
     monkeypatch.delenv("DR_IGI_TARGET", raising=False)
+
+
+def _client(side: Side) -> SecretServerClient:
+    return SecretServerClient(side.sim.base_url, "admin", "admin")
+
+
+def _reconcile(engine: sa.Engine, side: Side, instance: str, target: str, **options: Any) -> Any:
+    with _client(side) as client:
+        summary = run_reconcile(engine, client, instance=instance, target=target, **options)
+    assert summary.ok
+    return summary
 
 
 def _stage_group(engine: sa.Engine, instance: str, group_id: int, name: str) -> None:
@@ -262,3 +283,69 @@ def test_the_flow_takes_the_instance_and_fails_after_its_artifact_when_one_is_se
     with pytest.raises(CommandFailed, match=r"^instance dr: Secret Server refused the login"):
         provision()
     assert event(igi_engine, on_prod)["state"] == 2  # the other instance's request ran all the same
+
+
+def _holders(side: Side, folder_id: int) -> set[int]:
+    return {p["userId"] for p in side.org.folder_permissions() if p["folderId"] == folder_id and p.get("userId")}
+
+
+def test_names_resolve_in_the_requests_own_instance_never_in_another_ones_staging(
+        two_instances, prod, dr, igi_engine, enqueue):
+    _reconcile(igi_engine, prod, "default", "SecretServer")  # only prod is staged: \\Vault is its folder there
+    assert dr.vault != prod.vault and prod.vault in dr.org.folder_map  # on dr, prod's id is another folder
+    grant = enqueue(Op.PERMISSION_ADD, "jsmith", permission_type="folder", permission_name="\\Vault", target=DR)
+    secret = enqueue(Op.PERMISSION_ADD, "jsmith", permission_type="secret", permission_name="vault-root", target=DR)
+
+    provision_with_settings(Settings())
+
+    assert event(igi_engine, grant)["state"] == 2
+    assert dr.org.folder_map[dr.vault].path == "\\Vault" and dr.jsmith in _holders(dr, dr.vault)
+    assert dr.jsmith not in _holders(dr, prod.vault) and prod.jsmith not in _holders(prod, prod.vault)
+    # A secret name is looked up in the instance's staging only: dr has none yet, so it is refused, not guessed.
+    refused = event(igi_engine, secret)
+    assert (refused["state"], refused["erc_status"]) == (3, "UnknownSecret")
+    assert writes(prod.sim) == [] and writes(dr.sim) == [("POST", "/SecretServer/api/v1/folder-permissions")]
+
+
+def test_after_provisioning_both_instances_a_reconcile_of_each_finds_nothing_to_change(
+        two_instances, prod, dr, igi_engine, enqueue):
+    _reconcile(igi_engine, prod, "default", "SecretServer")
+    _reconcile(igi_engine, dr, "dr", DR)
+    for target in (None, DR):
+        enqueue(Op.PERMISSION_ADD, "jsmith", permission_type="folder", permission_name="\\Vault",
+                folder_access_role="Edit", secret_access_role="View", target=target)
+        enqueue(Op.PERMISSION_ADD, "jsmith", permission_type="secret", permission_name="vault-root",
+                secret_access_role="Owner", target=target)
+    enqueue(Op.ACCOUNT_CREATE, "carol", password="Carol-Pass-1", target=DR)
+    enqueue(Op.PERMISSION_ADD, "carol", permission_type="group", permission_id=2, target=DR)
+    enqueue(Op.ACCOUNT_MODIFY, "jsmith", attributes={"displayName": "Prod Smith"})
+    enqueue(Op.ACCOUNT_DISABLE, "jsmith", target=DR)
+
+    summary = provision_with_settings(Settings())
+    assert summary.succeeded == 8, [r.trace for r in summary.results]
+
+    for side, instance, target in ((prod, "default", "SecretServer"), (dr, "dr", DR)):
+        again = _reconcile(igi_engine, side, instance, target, dry_run=True)
+        changes = {name: (s.added, s.changed, s.removed) for name, s in again.stats.items()
+                   if (s.added, s.changed, s.removed) != (0, 0, 0)}
+        assert changes == {}, (instance, again.preview[:10])
+    assert prod.org.find_user("carol") is None
+    # Carol's Everyone membership on dr (a side effect IGI did not ask for) is an event for dr's target only.
+    assert rows(igi_engine, "SELECT target, code, functionality FROM igi.event_target WHERE run_id IS NULL") == [
+        {"target": DR, "code": "carol", "functionality": "group:Everyone"}]
+
+
+def test_a_login_refused_mid_run_sets_that_instance_aside_and_gives_its_request_back(
+        two_instances, prod, dr, igi_engine, enqueue, passwords):
+    for_dr = enqueue(Op.ACCOUNT_DISABLE, "jsmith", target=DR)
+    for_prod = [enqueue(Op.ACCOUNT_DISABLE, "jsmith"), enqueue(Op.ACCOUNT_ENABLE, "jsmith")]
+    configured = [("default", "SecretServer"), ("dr", DR)]
+    with _client(prod) as good, SecretServerClient(dr.sim.base_url, "admin", "Wrong-Dr-Pass-3") as bad:
+        routing = Routing([Route("default", "SecretServer", good), Route("dr", DR, bad)], configured)
+        summary = run_provisioning(igi_engine, routing, passwords, FAST)  # no login first: dr fails at its request
+
+    assert summary.succeeded == 2 and list(routing.unavailable()) == ["dr"]
+    assert [event(igi_engine, e)["state"] for e in for_prod] == [2, 2]
+    given_back = event(igi_engine, for_dr)
+    assert (given_back["state"], given_back["attempts"], given_back["claimed_by"]) == (1, 0, None)
+    assert writes(dr.sim) == [] and dr.user(dr.jsmith)["enabled"]
