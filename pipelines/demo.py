@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.igi import EmbeddedPostgres, create_engine
 from connectors.igi.queue import Operation, enqueue_request
+from pipelines.instances import DEFAULT_INSTANCE
 from pipelines.passwords import PasswordBox
 from pipelines.settings import Settings
 
@@ -83,7 +84,7 @@ def run_demo(settings: Settings, *, scale: str = "m", seed: int = 42, console: C
     console.rule("[bold]ss-igi demo")
     with _steps(console) as step:
         orgs = step("Generating two organizations (simulated Secret Servers)",
-                    lambda: {"default": generate(scale, seed), DR: generate(DR_SCALE, DR_SEED)})
+                    lambda: {DEFAULT_INSTANCE: generate(scale, seed), DR: generate(DR_SCALE, DR_SEED)})
         servers = {name: SimulatorServer(org).start() for name, org in orgs.items()}
         try:
             for name, server in servers.items():
@@ -92,7 +93,7 @@ def run_demo(settings: Settings, *, scale: str = "m", seed: int = 42, console: C
                               + ", ".join(f"{n:,} {k}" for k, n in counts.items() if k in ("users", "secrets")))
             console.print(f"  (login admin / admin) {_overlap(orgs)}")
             embedded = step("Starting the embedded PostgreSQL", lambda: _fresh_demo_database(settings))
-            demo = _demo_settings(settings, servers["default"].base_url, embedded.url(DEMO_DATABASE))
+            demo = _demo_settings(settings, servers[DEFAULT_INSTANCE].base_url, embedded.url(DEMO_DATABASE))
             engine = create_engine(embedded.url(DEMO_DATABASE))
             with _instance_variables(servers[DR].base_url):
                 try:
@@ -110,7 +111,7 @@ def run_demo(settings: Settings, *, scale: str = "m", seed: int = 42, console: C
                     _print_provision(console, provisioned, engine)
 
                     changes = step("Meanwhile, an administrator changes Secret Server directly",
-                                   lambda: _drift(orgs["default"]))
+                                   lambda: _drift(orgs[DEFAULT_INSTANCE]))
                     for line in changes:
                         console.print(f"  {line}")
                     second = step("Reconciling again: the changes flow back to IGI", lambda: _reconcile_each(demo))
@@ -168,7 +169,7 @@ def _demo_settings(settings: Settings, base_url: str, database_url: str) -> Sett
         "ss_igi_fernet_key": settings.ss_igi_fernet_key or SecretStr(PasswordBox.generate_key()),
         "secret_server_password_block": None, "igi_database_url_block": None, "ss_igi_fernet_key_block": None,
         "secret_server_domain": None, "secret_server_verify_tls": True, "secret_server_ca_bundle": None,
-        "igi_target": "SecretServer", "ss_igi_instances": f"default,{DR}",
+        "igi_target": "SecretServer", "ss_igi_instances": f"{DEFAULT_INSTANCE},{DR}",
     })
 
 
@@ -200,7 +201,7 @@ def _set_variable(name: str, value: str | None) -> None:
 def _reconcile_each(settings: Settings) -> dict[str, dict[str, Any]]:
     from pipelines.reconcile_flow import reconcile
 
-    return {name: reconcile(instance=name, settings=settings) for name in ("default", DR)}
+    return {name: reconcile(instance=name, settings=settings) for name in (DEFAULT_INSTANCE, DR)}
 
 
 def _provision(settings: Settings) -> dict[str, Any]:
