@@ -105,13 +105,14 @@ class RunSummary:
         return self.status == "succeeded"
 
     def reason(self) -> str:
-        """One line: the run, its status, and why."""
+        """One line: the run (and its instance, unless it is the default one), its status, and why."""
+        run = f"run {self.run_id}" + ("" if self.instance == DEFAULT_INSTANCE else f" of instance {self.instance}")
         if self.error:
-            return f"run {self.run_id} {self.status}: {self.error}"
+            return f"{run} {self.status}: {self.error}"
         if self.incomplete:
             parts = "; ".join(f"{name}: {why}" for name, why in self.incomplete.items())
-            return f"run {self.run_id} {self.status}, loaded without removals for: {parts}"
-        return f"run {self.run_id} {self.status}"
+            return f"{run} {self.status}, loaded without removals for: {parts}"
+        return f"{run} {self.status}"
 
     def table(self) -> list[dict[str, Any]]:
         """One row per entity: scanned, added, changed, removed, unchanged, rejected, complete."""
@@ -297,7 +298,7 @@ def run_reconcile(
     with hold_run(engine, parameters=parameters, dry_run=dry_run, flow_run_id=flow_run_id, instance=instance) as run:
         log.info("reconciliation run %s of instance %s started: %s", run.run_id, instance, parameters)
         summary = _run(engine, client, run, selected, options, extract, progress)
-    log.info("reconciliation run %s %s", run.run_id, summary.reason())
+    log.info("reconciliation %s", summary.reason())
     return summary
 
 

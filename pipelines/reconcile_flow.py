@@ -145,7 +145,7 @@ def reconcile(
         percent_floor=percent_floor, allow_mass_change=allow_mass_change, reemit_events=reemit_events,
     )
     publish_artifact(summary)
-    get_run_logger().info("reconcile of instance %s: %s", summary.instance, summary.reason())
+    get_run_logger().info("reconcile: %s", summary.reason())
     if summary.status == "partial":  # a warning: merged, some removals withheld. Calling the flow returns data.
         return Completed(name="Partial", message=summary.reason(), data=summary.as_dict())  # type: ignore[return-value]
     if not summary.ok:

@@ -50,6 +50,7 @@ def test_two_instances_with_colliding_ids_load_side_by_side_each_as_its_secret_s
     dr = reconcile_instance(igi_engine, instance_clients, "dr")
 
     assert prod.ok and dr.ok, (prod.reason(), dr.reason())
+    assert (prod.reason(), dr.reason()) == (f"run {prod.run_id} succeeded", f"run {dr.run_id} of instance dr succeeded")
     assert staging(igi_engine, instance="default") == prod_truth
     assert staging(igi_engine, instance="dr") == dr_truth
     for name in ENTITY_NAMES:  # dr's first run is a first load too: no prod row is taken for one of its own
