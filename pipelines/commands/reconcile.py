@@ -177,8 +177,9 @@ def _each_instance(args: argparse.Namespace, settings: Settings, parameters: dic
             continue
         print_summary(summary, show_instance=True)
         statuses.append(summary["status"])
-        if summary["status"] != "succeeded":
-            reasons.append(f"instance {instance.name}: {_reason(summary, instance)}")
+        if summary["status"] != "succeeded":  # the reason names any instance but the default one
+            named = "" if instance.name != DEFAULT_INSTANCE else f"instance {instance.name}: "
+            reasons.append(f"{named}{_reason(summary, instance)}")
     for reason in reasons:
         print(f"ss-igi reconcile: {reason}", file=sys.stderr)
     return EXIT_CODES[max(statuses, key=SEVERITY.__getitem__)]
