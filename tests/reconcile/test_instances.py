@@ -193,3 +193,17 @@ def test_references_and_fan_outs_of_a_scoped_run_use_only_its_instances_staging(
     assert reconcile_instance(igi_engine, instance_clients, "dr").ok
     assert staging(igi_engine, instance="dr") == truth(dr_org)
     assert staging(igi_engine, instance="default") == truth(prod_org)
+
+
+def test_a_re_emit_of_one_instance_announces_only_its_own_accounts_and_permissions(
+        igi_engine, instance_clients, dr_org):
+    load_both(igi_engine, instance_clients)
+
+    reemit = reconcile_instance(igi_engine, instance_clients, "dr", reemit_events=True)
+
+    assert reemit.ok
+    events = events_of(igi_engine, reemit.run_id)
+    assert {e["target"] for e in events} == {"SecretServer-dr"}
+    assert sorted(e["code"] for e in events if e["operation"] == 10) == sorted(account_code(u) for u in dr_org.users())
+    adds = {(e["code"], e["functionality_type"], e["functionality"]) for e in events if e["operation"] == 1}
+    assert adds == expected_permissions(dr_org)
