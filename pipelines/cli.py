@@ -71,8 +71,20 @@ def _command_named(argv: Sequence[str] | None) -> list[str]:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """The settings of this command: the environment, overridden by the global flags given."""
+    """The settings of this command: the environment, overridden by the global flags given. The --secret-server-*
+    flags set the default instance's settings only: with ``--instance`` naming another one they are refused,
+    rather than let a run against that instance ignore them."""
     given = {name: getattr(args, name) for name in SETTING_FLAGS.values() if getattr(args, name) is not None}
+    instance = getattr(args, "instance", None)
+    if instance is not None:
+        from pipelines.instances import DEFAULT_INSTANCE
+        from pipelines.secret_server import ConfigurationError
+
+        flags = [flag for flag, name in SETTING_FLAGS.items() if name in given and name.startswith("secret_server_")]
+        name = instance.strip().lower()
+        if flags and name != DEFAULT_INSTANCE:
+            raise ConfigurationError(f"{', '.join(flags)} set the default instance only; for instance {name} "
+                                     f"set {name.upper()}_SECRET_SERVER_* in the environment")
     return Settings(**given)
 
 

@@ -1,13 +1,16 @@
 """`ss-igi demo`: the whole job on embedded defaults, with no configuration.
 
-A simulated Secret Server with a generated organization, the embedded PostgreSQL (a fresh ``ss_igi_demo``
-database each time), a full reconcile, a few provisioning requests executed on Secret Server, changes made
-"by an administrator" directly in Secret Server, and a second reconcile that brings them back to IGI.
-Everything runs through the real flows, the real HTTP client and the real database.
+Two simulated Secret Servers with generated organizations whose ids overlap (user 7 of one is not user 7 of the
+other), as instances ``default`` and ``dr`` of one IGI database: the embedded PostgreSQL (a fresh ``ss_igi_demo``
+database each time). A full reconcile of each, provisioning requests for both executed on the instance each one's
+IGI target names, changes made "by an administrator" directly in Secret Server, a second reconcile that brings
+them back to IGI, and analyst queries on one instance and on all. Everything runs through the real flows, the
+real HTTP client and the real database.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,53 +19,58 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import SecretStr
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from connectors.igi import EmbeddedPostgres, create_engine
 from connectors.igi.queue import Operation, enqueue_request
+from pipelines.instances import DEFAULT_INSTANCE
 from pipelines.passwords import PasswordBox
 from pipelines.settings import Settings
 
 DEMO_DATABASE = "ss_igi_demo"
 DEMO_USER = "demo.newhire"
+# The second instance: a small organization of its own, whose ids overlap the first one's.
+DR, DR_SCALE, DR_SEED, DR_TARGET = "dr", "s", 7, "SecretServer-dr"
+DR_VARIABLES = ["URL", "USERNAME", "PASSWORD", "PASSWORD_BLOCK", "DOMAIN", "VERIFY_TLS", "CA_BUNDLE"]
 
 T = TypeVar("T")
 
+# Analyst questions; {secret} is a secret id that both instances have (a different secret on each).
 EXAMPLE_QUERIES: list[tuple[str, str]] = [
     (
-        "What did the last run change? (IGI target-queue events by operation)",
-        """SELECT operation, functionality_type, count(*) AS events
-FROM igi.event_target
-WHERE run_id = (SELECT max(run_id) FROM ss_staging.reconciliation_runs
-                WHERE status IN ('succeeded', 'partial') AND NOT dry_run)
-GROUP BY 1, 2 ORDER BY 1, 2""",
+        "Who can reach secret {secret} on instance default, and why?",
+        """SELECT user_name, role, via, via_group_name
+FROM ss_staging.effective_access
+WHERE instance = 'default' AND secret_id = {secret}
+ORDER BY user_name, via_group_name LIMIT 5""",
     ),
     (
-        "Which secrets can the new hire reach, and why?",
-        f"""SELECT secret_name, folder_path, role, via
+        "Who can reach secret {secret} on any instance? (a different secret on each)",
+        """SELECT instance, secret_name, count(*) AS users
+FROM ss_staging.effective_access
+WHERE secret_id = {secret}
+GROUP BY instance, secret_name ORDER BY instance""",
+    ),
+    (
+        "How many secrets can the new hire reach on each instance, and how?",
+        f"""SELECT instance, via, count(DISTINCT secret_id) AS secrets
 FROM ss_staging.effective_access
 WHERE user_name = '{DEMO_USER}'
-ORDER BY folder_path, secret_name LIMIT 8""",
-    ),
-    (
-        "Largest groups",
-        """SELECT g.group_name, count(*) AS members
-FROM ss_staging.group_members m JOIN ss_staging.groups g USING (group_id)
-WHERE m.deleted_at IS NULL AND g.deleted_at IS NULL
-GROUP BY g.group_name ORDER BY members DESC, g.group_name LIMIT 5""",
+GROUP BY instance, via ORDER BY instance, via""",
     ),
 ]
 
 
 @dataclass
 class DemoResult:
-    """What the demo did: both reconciliations' and the provisioning's summaries, and where its database is."""
+    """What the demo did: each instance's reconciliations, the provisioning's summary, where its database is."""
 
-    first: dict[str, Any]
+    first: dict[str, dict[str, Any]]
     provisioned: dict[str, Any]
-    second: dict[str, Any]
+    second: dict[str, dict[str, Any]]
     database_url: str
     psql_command: str
 
@@ -75,37 +83,46 @@ def run_demo(settings: Settings, *, scale: str = "m", seed: int = 42, console: C
     console = console or Console()
     console.rule("[bold]ss-igi demo")
     with _steps(console) as step:
-        org = step("Generating a demo organization (simulated Secret Server)", lambda: generate(scale, seed))
-        server = SimulatorServer(org).start()
+        orgs = step("Generating two organizations (simulated Secret Servers)",
+                    lambda: {DEFAULT_INSTANCE: generate(scale, seed), DR: generate(DR_SCALE, DR_SEED)})
+        servers = {name: SimulatorServer(org).start() for name, org in orgs.items()}
         try:
-            counts = org.counts()
-            console.print(
-                f"  Secret Server simulator at {server.base_url} (login admin / admin): "
-                + ", ".join(f"{n:,} {k}" for k, n in counts.items() if isinstance(n, int))
-            )
+            for name, server in servers.items():
+                counts = orgs[name].counts()
+                console.print(f"  instance {name}: {server.base_url}, "
+                              + ", ".join(f"{n:,} {k}" for k, n in counts.items() if k in ("users", "secrets")))
+            console.print(f"  (login admin / admin) {_overlap(orgs)}")
             embedded = step("Starting the embedded PostgreSQL", lambda: _fresh_demo_database(settings))
-            demo = _demo_settings(settings, server.base_url, embedded.url(DEMO_DATABASE))
+            demo = _demo_settings(settings, servers[DEFAULT_INSTANCE].base_url, embedded.url(DEMO_DATABASE))
             engine = create_engine(embedded.url(DEMO_DATABASE))
-            try:
-                first = step("Reconciling Secret Server into IGI staging (first, full load)", lambda: _reconcile(demo))
-                _print_reconcile(console, "First reconcile", first)
+            with _instance_variables(servers[DR].base_url):
+                try:
+                    first = step("Reconciling both instances into IGI staging (first, full load)",
+                                 lambda: _reconcile_each(demo))
+                    for name, summary in first.items():
+                        _print_reconcile(console, f"First reconcile of {name}", summary)
 
-                requests = step("Enqueueing provisioning requests, as IGI would", lambda: _enqueue(engine, demo))
-                for line in requests:
-                    console.print(f"  {line}")
-                provisioned = step("Provisioning: executing the requests on Secret Server", lambda: _provision(demo))
-                _print_provision(console, provisioned, engine)
+                    requests = step("Enqueueing provisioning requests, as IGI would",
+                                    lambda: _enqueue(engine, demo))
+                    for line in requests:
+                        console.print(f"  {line}")
+                    provisioned = step("Provisioning: each request executed on the instance its target names",
+                                       lambda: _provision(demo))
+                    _print_provision(console, provisioned, engine)
 
-                changes = step("Meanwhile, an administrator changes Secret Server directly", lambda: _drift(org))
-                for line in changes:
-                    console.print(f"  {line}")
-                second = step("Reconciling again: the changes flow back to IGI", lambda: _reconcile(demo))
-                _print_reconcile(console, "Second reconcile", second)
-                _print_queries(console, engine)
-            finally:
-                engine.dispose()
+                    changes = step("Meanwhile, an administrator changes Secret Server directly",
+                                   lambda: _drift(orgs[DEFAULT_INSTANCE]))
+                    for line in changes:
+                        console.print(f"  {line}")
+                    second = step("Reconciling again: the changes flow back to IGI", lambda: _reconcile_each(demo))
+                    for name, summary in second.items():
+                        _print_reconcile(console, f"Second reconcile of {name}", summary)
+                    _print_queries(console, engine)
+                finally:
+                    engine.dispose()
         finally:
-            server.stop()
+            for server in servers.values():
+                server.stop()
 
     result = DemoResult(first, provisioned, second, embedded.url(DEMO_DATABASE), embedded.psql_command(DEMO_DATABASE))
     console.rule("Explore")
@@ -131,6 +148,12 @@ def _steps(console: Console) -> Iterator[Callable[[str, Callable[[], T]], T]]:
     yield step
 
 
+def _overlap(orgs: dict[str, Any]) -> str:
+    users = [{u["id"] for u in org.users()} for org in orgs.values()]
+    secrets = [{s["id"] for s in org.secrets()} for org in orgs.values()]
+    return f"ids overlap: {len(users[0] & users[1]):,} users and {len(secrets[0] & secrets[1]):,} secrets share ids"
+
+
 def _fresh_demo_database(settings: Settings) -> EmbeddedPostgres:
     embedded = EmbeddedPostgres(settings.ss_igi_home / "pgdata").start()
     embedded.create_database(DEMO_DATABASE, replace=True)
@@ -138,19 +161,47 @@ def _fresh_demo_database(settings: Settings) -> EmbeddedPostgres:
 
 
 def _demo_settings(settings: Settings, base_url: str, database_url: str) -> Settings:
-    """``settings`` pointed at the simulator and the demo database (no Secret blocks), with a Fernet key."""
+    """``settings`` pointed at the default simulator and the demo database (no Secret blocks), with a Fernet key,
+    and two instances: default and dr."""
     return settings.model_copy(update={
         "secret_server_url": base_url, "secret_server_username": "admin",
         "secret_server_password": SecretStr("admin"), "igi_database_url": SecretStr(database_url),
         "ss_igi_fernet_key": settings.ss_igi_fernet_key or SecretStr(PasswordBox.generate_key()),
         "secret_server_password_block": None, "igi_database_url_block": None, "ss_igi_fernet_key_block": None,
+        "secret_server_domain": None, "secret_server_verify_tls": True, "secret_server_ca_bundle": None,
+        "igi_target": "SecretServer", "ss_igi_instances": f"{DEFAULT_INSTANCE},{DR}",
     })
 
 
-def _reconcile(settings: Settings) -> dict[str, Any]:
+@contextmanager
+def _instance_variables(base_url: str) -> Iterator[None]:
+    """The dr instance's variables, as an operator would export them (README: Several instances), for the
+    demo's duration; any DR_* instance settings of the caller's environment are set aside meanwhile."""
+    prefix = f"{DR.upper()}_"
+    values: dict[str, str | None] = {f"{prefix}SECRET_SERVER_{name}": None for name in DR_VARIABLES}
+    values.update({f"{prefix}SECRET_SERVER_URL": base_url, f"{prefix}SECRET_SERVER_USERNAME": "admin",
+                   f"{prefix}SECRET_SERVER_PASSWORD": "admin", f"{prefix}IGI_TARGET": DR_TARGET})
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            _set_variable(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_variable(name, value)
+
+
+def _set_variable(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def _reconcile_each(settings: Settings) -> dict[str, dict[str, Any]]:
     from pipelines.reconcile_flow import reconcile
 
-    return reconcile(settings=settings)
+    return {name: reconcile(instance=name, settings=settings) for name in (DEFAULT_INSTANCE, DR)}
 
 
 def _provision(settings: Settings) -> dict[str, Any]:
@@ -162,33 +213,42 @@ def _provision(settings: Settings) -> dict[str, Any]:
 def _enqueue(engine: Engine, settings: Settings) -> list[str]:
     with engine.connect() as conn:
         group_id, group = conn.execute(sa.text(
-            "SELECT group_id, group_name FROM ss_staging.groups WHERE enabled AND group_name <> 'Everyone' "
-            "ORDER BY group_id LIMIT 1")).one()
+            "SELECT group_id, group_name FROM ss_staging.groups WHERE instance = 'default' AND enabled "
+            "AND group_name <> 'Everyone' ORDER BY group_id LIMIT 1")).one()
         folder_id, folder = conn.execute(sa.text(
-            "SELECT folder_id, folder_path FROM ss_staging.folders WHERE parent_folder_id IS NOT NULL "
-            "AND inherit_permissions AND position('Personal Folders' in folder_path) = 0 "
-            "ORDER BY folder_id LIMIT 1")).one()
+            "SELECT folder_id, folder_path FROM ss_staging.folders WHERE instance = 'default' "
+            "AND parent_folder_id IS NOT NULL AND inherit_permissions "
+            "AND position('Personal Folders' in folder_path) = 0 ORDER BY folder_id LIMIT 1")).one()
         suspended = conn.execute(sa.text(
             "SELECT CASE WHEN domain_name IS NULL THEN user_name ELSE domain_name || '\\' || user_name END "
-            "FROM ss_staging.users WHERE enabled AND NOT is_application_account AND user_name <> 'admin' "
-            "ORDER BY user_id LIMIT 1")).scalar_one()
+            "FROM ss_staging.users WHERE instance = 'default' AND enabled AND NOT is_application_account "
+            "AND user_name <> 'admin' ORDER BY user_id LIMIT 1")).scalar_one()
+        dr_group_id, dr_group = conn.execute(sa.text(  # a group that opens secrets, for the queries to show
+            "SELECT via_group_id, via_group_name FROM ss_staging.effective_access WHERE instance = :dr "
+            "AND via_group_enabled AND via_group_name <> 'Everyone' ORDER BY via_group_id LIMIT 1"),
+            {"dr": DR}).one()
     box = PasswordBox.from_settings(settings)
-    token, encrypted = box.seal(PasswordBox.generate_key())  # a random initial password, never shown
     with engine.begin() as conn:
-        enqueue_request(conn, operation=Operation.ACCOUNT_CREATE, code=DEMO_USER, person_code="P-1001",
-                        attributes={"displayName": "Demo New Hire", "emailAddress": "newhire@example.com"},
-                        password=token, password_encrypted=encrypted)
+        for target in (None, DR_TARGET):  # None: the default instance's requests, as before instances
+            token, encrypted = box.seal(PasswordBox.generate_key())  # a random initial password, never shown
+            enqueue_request(conn, operation=Operation.ACCOUNT_CREATE, code=DEMO_USER, person_code="P-1001",
+                            attributes={"displayName": "Demo New Hire", "emailAddress": "newhire@example.com"},
+                            password=token, password_encrypted=encrypted, target=target)
         enqueue_request(conn, operation=Operation.PERMISSION_ADD, code=DEMO_USER, permission_type="group",
                         permission_id=group_id)
         enqueue_request(conn, operation=Operation.PERMISSION_ADD, code=DEMO_USER, permission_type="folder",
                         permission_id=folder_id, folder_access_role="View", secret_access_role="View",
                         attributes={"breakInheritance": True})  # the folder inherits: asked for, deliberately
         enqueue_request(conn, operation=Operation.ACCOUNT_DISABLE, code=suspended)
+        enqueue_request(conn, operation=Operation.PERMISSION_ADD, code=DEMO_USER, permission_type="group",
+                        permission_id=dr_group_id, target=DR_TARGET)
     return [
-        f"ACCOUNT_CREATE {DEMO_USER} (password Fernet-encrypted in igi.event_out)",
-        f"PERMISSION_ADD {DEMO_USER} -> group {group}",
-        f"PERMISSION_ADD {DEMO_USER} -> folder {folder} (View / secrets View, breaking its inheritance)",
-        f"ACCOUNT_DISABLE {suspended} (suspend)",
+        f"default: ACCOUNT_CREATE {DEMO_USER} (password Fernet-encrypted)",
+        f"default: PERMISSION_ADD {DEMO_USER} -> group {group}",
+        f"default: PERMISSION_ADD {DEMO_USER} -> folder {folder} (View, breaks inheritance)",
+        f"default: ACCOUNT_DISABLE {suspended} (suspend)",
+        f"dr: ACCOUNT_CREATE {DEMO_USER} (target {DR_TARGET})",
+        f"dr: PERMISSION_ADD {DEMO_USER} -> group {dr_group} (target {DR_TARGET})",
     ]
 
 
@@ -209,7 +269,7 @@ def _drift(org: Any) -> list[str]:
 
 
 def _print_reconcile(console: Console, title: str, summary: dict[str, Any]) -> None:
-    table = Table(title=f"{title}: run {summary['run_id']} {summary['status']}")
+    table = Table(title=f"{title}: run {summary['run_id']} {summary['status']}", box=box.SIMPLE_HEAD)
     for column in ("entity", "scanned", "added", "changed", "removed", "unchanged", "rejected"):
         table.add_column(column, justify="left" if column == "entity" else "right")
     for entity, stats in summary["stats"].items():
@@ -217,28 +277,43 @@ def _print_reconcile(console: Console, title: str, summary: dict[str, Any]) -> N
                                 ("scanned", "added", "changed", "removed", "unchanged", "rejected")))
     console.print(table)
     if summary.get("events"):
-        console.print("  IGI target-queue events: " + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()))
+        console.print("  IGI events: " + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()))
 
 
 def _print_provision(console: Console, summary: dict[str, Any], engine: Engine) -> None:
     console.print("  " + ", ".join(f"{k} {summary[k]}" for k in ("processed", "succeeded", "failed", "retried")))
-    table = Table(title="igi.event_out")
-    for column in ("event_id", "operation", "code", "state", "erc_status", "trace"):
+    table = Table(title="igi.event_out (target NULL: the default instance)", box=box.SIMPLE_HEAD)
+    for column in ("event_id", "target", "request", "state, erc_status: trace"):
         table.add_column(column, overflow="fold")
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT event_id, operation, code, state, erc_status, trace FROM igi.event_out ORDER BY event_id"))
-        for row in rows:
-            table.add_row(*(str(v) for v in row))
+        rows = conn.execute(sa.text("SELECT event_id, target, operation, code, state, erc_status, trace "
+                                    "FROM igi.event_out ORDER BY event_id"))
+        for event_id, target, operation, code, state, erc_status, trace in rows:
+            table.add_row(str(event_id), target or "NULL", f"{Operation(operation).name} {code}",
+                          f"{state}, {erc_status}: {trace}")
     console.print(table)
+
+
+def _shared_secret(engine: Engine) -> int:
+    """A secret id of both instances (a different secret on each) that someone can reach on each."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("""
+            SELECT s.secret_id FROM (
+                SELECT secret_id FROM ss_staging.secrets WHERE deleted_at IS NULL
+                GROUP BY secret_id HAVING count(*) = 2 ORDER BY secret_id LIMIT 50) AS s
+            WHERE (SELECT count(DISTINCT e.instance) FROM ss_staging.effective_access AS e
+                   WHERE e.secret_id = s.secret_id) = 2
+            ORDER BY s.secret_id LIMIT 1""")).scalar_one())
 
 
 def _print_queries(console: Console, engine: Engine) -> None:
     console.rule("Three example queries")
-    for title, sql in EXAMPLE_QUERIES:
+    secret = _shared_secret(engine)
+    for title, template in EXAMPLE_QUERIES:
+        sql = template.format(secret=secret)
         with engine.connect() as conn:
             result = conn.execute(sa.text(sql))
-            table = Table(title=title, title_justify="left")
+            table = Table(title=title.format(secret=secret), title_justify="left")
             for column in result.keys():
                 table.add_column(str(column))
             for row in result:

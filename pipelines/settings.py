@@ -5,10 +5,10 @@ SecretStr; each one may instead come from a Prefect Secret block named by the ma
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,20 @@ class Settings(BaseSettings):
         False, description="Let folder and secret grants break inheritance without the request asking")
     ss_igi_dask_address: str | None = Field(
         None, description="Reconciliation fan-out on Dask: 'local' or a scheduler's tcp://host:8786")
+
+    # The prefix of the variables this object's Secret Server settings came from: "" for the default instance,
+    # "DR_" for instance dr (pipelines/instances.py). Messages name the variable the operator has to set.
+    _instance_prefix: str = PrivateAttr("")
+
+    def instance_variable(self, name: str) -> str:
+        """The variable that sets instance setting ``name`` here: SECRET_SERVER_URL, DR_SECRET_SERVER_URL for dr."""
+        return f"{self._instance_prefix}{name.upper()}"
+
+    def for_instance(self, prefix: str, values: dict[str, Any]) -> Settings:
+        """A copy with the Secret Server ``values`` of the instance whose variables start with ``prefix``."""
+        copy = self.model_copy(update=values)
+        copy._instance_prefix = prefix
+        return copy
 
     def secret_server_password_value(self) -> SecretStr | None:
         """The Secret Server password, from its variable or its Prefect Secret block."""

@@ -1,4 +1,6 @@
 """`ss-igi reconcile`: reconcile Secret Server into IGI staging (the `reconcile` flow) and print the run's summary.
+``--instance NAME`` reconciles one configured instance; without it, each configured instance is reconciled in turn
+(one run each, a summary each, the exit status of the worst run).
 
 The summary table is printed first in every case; the exit status follows the run's status (README: run
 history): 0 succeeded, 3 partial (merged, some removals withheld: a warning), 1 failed or aborted (staging
@@ -31,6 +33,8 @@ from connectors.igi.limits import (
 from connectors.igi.staging import PREVIEW_PER_ENTITY
 from pipelines.commands._prefect_api import prefect_api_configured
 from pipelines.failures import CommandFailed
+from pipelines.instances import DEFAULT_INSTANCE, Instance, configured_instances, instance_named
+from pipelines.secret_server import name_instance_variables
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,6 +57,8 @@ def add_parser(sub: Any) -> None:
                             description="Extract users, groups, memberships, folders, secrets and permissions "
                                         "from Secret Server and load the differences into IGI staging. "
                                         "Exit status: 0 succeeded, 3 partial, 1 failed or aborted.")
+    parser.add_argument("--instance", metavar="NAME",
+                        help="the Secret Server instance to reconcile (default: each configured one in turn)")
     parser.add_argument("--entities", type=_entities, default=None, metavar="LIST",
                         help=f"comma-separated subset to reconcile (default all: {','.join(ENTITY_NAMES)})")
     parser.add_argument("--dry-run", action="store_true",
@@ -88,10 +94,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one reconciliation, print its summary; the exit status follows the run's status."""
+    """Reconcile the instance named by --instance, else each configured instance in turn (one run each); print
+    each run's summary. The exit status follows the run's status, the worst one's when there are several."""
     from pipelines.logs import quiet_console
-    from pipelines.progress import ExtractProgress, TerminalView, terminal_wanted
-    from pipelines.reconcile import EXIT_CODES
 
     run_here = not (prefect_api_configured() or settings.ss_igi_dask_address)
     if not run_here:  # importing Prefect sets up its logging; the console is quieted after that
@@ -106,22 +111,78 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "max_event_percent": args.max_event_percent, "percent_floor": args.percent_floor,
         "allow_mass_change": args.allow_mass_change, "reemit_events": args.reemit_events,
     }
+    configured = configured_instances(settings)
+    chosen = [instance_named(settings, args.instance)] if args.instance else configured
+    labelled = len(configured) > 1 or configured[0].name != DEFAULT_INSTANCE
+    if len(chosen) == 1:
+        return _one_run(args, settings, parameters, chosen[0], run_here, labelled)
+    return _each_instance(args, settings, parameters, chosen, run_here)
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any],
+               run_here: bool) -> dict[str, Any]:
+    """One run (``parameters`` name its instance), with a live progress display of its own on a terminal."""
+    from pipelines.progress import ExtractProgress, TerminalView, terminal_wanted
+
     terminal = [TerminalView()] if terminal_wanted(args.quiet) else []
     try:
         if run_here:
-            summary = _reconcile_here(settings, parameters, ExtractProgress(terminal))
-        else:
-            summary = _reconcile_as_flow_run(settings, parameters, ExtractProgress(terminal))
+            return _reconcile_here(settings, parameters, ExtractProgress(terminal))
+        return _reconcile_as_flow_run(settings, parameters, ExtractProgress(terminal))
     finally:
         for view in terminal:
             view.close()
-    print_summary(summary)
+
+
+def _reason(summary: dict[str, Any], instance: Instance) -> str:
+    """The run's one-line reason, naming the instance's own variables where it names any."""
+    return name_instance_variables(summary["reason"], instance.settings)
+
+
+def _one_run(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any], instance: Instance,
+             run_here: bool, labelled: bool) -> int:
+    from pipelines.reconcile import EXIT_CODES
+
+    summary = _reconcile(args, settings, {**parameters, "instance": instance.name}, run_here)
+    print_summary(summary, show_instance=labelled)
     if summary["status"] in ("failed", "aborted"):
-        raise CommandFailed(summary["reason"])
+        raise CommandFailed(_reason(summary, instance))
     code = EXIT_CODES[summary["status"]]
     if code:
-        print(f"ss-igi reconcile: {summary['reason']}", file=sys.stderr)
+        print(f"ss-igi reconcile: {_reason(summary, instance)}", file=sys.stderr)
     return code
+
+
+# Several runs end with the worst of their statuses: a failure over a warning (partial) over a success.
+SEVERITY = {"succeeded": 0, "partial": 1, "failed": 2, "aborted": 2}
+
+
+def _each_instance(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any],
+                   instances: list[Instance], run_here: bool) -> int:
+    """One run per instance, in turn: an instance that fails (even to start: a missing setting, say) does not
+    stop the others. Each summary is printed as it ends; then one line on stderr per run that did not succeed."""
+    from pipelines.failures import explain
+    from pipelines.reconcile import EXIT_CODES
+
+    statuses: list[str] = []
+    reasons: list[str] = []
+    for instance in instances:
+        try:
+            summary = _reconcile(args, settings, {**parameters, "instance": instance.name}, run_here)
+        except Exception as exc:  # not started: said in one line, like a failed run
+            reason = name_instance_variables(explain(exc), instance.settings)
+            statuses.append("failed")
+            reasons.append(f"instance {instance.name}: {reason}")
+            Console().print(f"[red]ss-igi reconcile: instance {escape(instance.name)} failed[/red]: {escape(reason)}")
+            continue
+        print_summary(summary, show_instance=True)
+        statuses.append(summary["status"])
+        if summary["status"] != "succeeded":  # the reason names any instance but the default one
+            named = "" if instance.name != DEFAULT_INSTANCE else f"instance {instance.name}: "
+            reasons.append(f"{named}{_reason(summary, instance)}")
+    for reason in reasons:
+        print(f"ss-igi reconcile: {reason}", file=sys.stderr)
+    return EXIT_CODES[max(statuses, key=SEVERITY.__getitem__)]
 
 
 def _reconcile_here(settings: Settings, parameters: dict[str, Any], progress: ExtractProgress) -> dict[str, Any]:
@@ -144,10 +205,12 @@ def _reconcile_as_flow_run(settings: Settings, parameters: dict[str, Any],
         return exc.summary.as_dict()
 
 
-def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
-    """The run's summary as a rich table: one row per entity; a dry run's first changes, events, outcome below."""
+def print_summary(summary: dict[str, Any], console: Console | None = None, *, show_instance: bool = False) -> None:
+    """The run's summary as a rich table: one row per entity; a dry run's first changes, events, outcome below.
+    ``show_instance``: name the run's instance in the title (several instances are configured)."""
     dry = " (dry run)" if summary.get("dry_run") else ""
-    table = Table(title=f"ss-igi reconcile: run {summary['run_id']} {summary['status']}{dry}")
+    instance = f"instance {summary.get('instance')}, " if show_instance else ""
+    table = Table(title=f"ss-igi reconcile: {instance}run {summary['run_id']} {summary['status']}{dry}")
     table.add_column("Entity")
     for column in STAT_COLUMNS:
         table.add_column(column.capitalize(), justify="right")

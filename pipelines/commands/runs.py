@@ -1,6 +1,7 @@
-"""`ss-igi runs`: the reconciliation run history. ``ss-igi runs`` lists the last runs with what each changed per
-entity; ``ss-igi runs show ID`` shows one run: counts, rejects with their reasons, and its change log counted
-per entity and change type. ``--json`` prints the same for scripts."""
+"""`ss-igi runs`: the reconciliation run history. ``ss-igi runs`` lists the last runs, each with its Secret Server
+instance and what it changed per entity (``--instance NAME``: that instance's runs only); ``ss-igi runs show ID``
+shows one run: counts, rejects with their reasons, and its change log counted per entity and change type.
+``--json`` prints the same for scripts."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def add_parser(sub: Any) -> None:
     runs_sub = add_listing(sub, "runs", "the reconciliation run history (ss-igi runs show ID: one run)", limit=10,
                            limit_help="the last N runs (default 10)", json_help="print JSON instead of a table",
                            run=run_list, actions="show")
+    sub.choices["runs"].add_argument("--instance", metavar="NAME", help="only this instance's runs")
     show = runs_sub.add_parser("show", help="one run: counts, rejects, change log per entity")
     show.add_argument("run_id", type=int, metavar="ID")
     show.add_argument("--rejects", type=int, default=50, metavar="N", help="rejects listed (default 50)")
@@ -45,7 +47,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = open_current_database(settings)
     try:
-        runs = list_runs(engine, args.limit)
+        runs = list_runs(engine, args.limit, instance=args.instance.strip().lower() if args.instance else None)
     finally:
         engine.dispose()
     if args.json:
@@ -66,24 +68,25 @@ def print_runs(runs: list[dict[str, Any]], console: Console | None = None) -> No
     if not runs:
         out.print("no reconciliation run yet (ss-igi reconcile)")
         return
-    # Narrow enough for 80 columns: a run's outcome (status, time taken, dry run) shares one cell.
+    # Narrow enough for 80 columns: a run's instance and outcome (status, time taken, dry run) share one cell.
     table = Table(title=f"ss-igi runs: the last {len(runs)}", box=box.SIMPLE_HEAD,
                   padding=(0, 1, 0, 0), pad_edge=False)
     table.add_column("Run", justify="right")
     table.add_column("Started (UTC)")
-    table.add_column("Outcome", no_wrap=True)
+    table.add_column("Instance\nOutcome", no_wrap=True)
     table.add_column("Entity", no_wrap=True)
     for column in CHANGE_COLUMNS:
         table.add_column(column.capitalize(), justify="right")
     for run in runs:
         started = when(run["started_at"]).replace(" ", "\n")
-        outcome = "\n".join([_status(run["status"]), duration(_seconds(run)) or "running",
+        outcome = "\n".join([f"[bold]{escape(run['instance'])}[/bold]", _status(run["status"]),
+                             duration(_seconds(run)) or "running",
                              *(["dry run"] if run["dry_run"] else [])])
         head = [str(run["run_id"]), started, outcome]
         moved = {name: s for name, s in (run["stats"] or {}).items() if any(s.get(c) for c in CHANGE_COLUMNS)}
         if not moved:
             quiet = "no changes" if run["status"] in ("succeeded", "partial") else ""
-            table.add_row(*head, quiet, "", "", "", "", end_section=True)
+            table.add_row(*head, quiet, *[""] * len(CHANGE_COLUMNS), end_section=True)
             continue
         for index, (name, stats) in enumerate(moved.items()):
             table.add_row(*(head if index == 0 else [""] * len(head)), name,
@@ -114,8 +117,9 @@ def print_run(run: dict[str, Any], console: Console | None = None) -> None:
     """One run: its outcome, counts per entity, change log per entity and change type, rejects."""
     out = console or Console()
     dry = " (dry run)" if run["dry_run"] else ""
-    out.print(f"[bold]Run {run['run_id']}[/bold]: {_status(run['status'])}{dry}, started {when(run['started_at'])} "
-              f"UTC, {'took ' + duration(_seconds(run)) if run['finished_at'] else 'still running'}")
+    took = f"took {duration(_seconds(run))}" if run["finished_at"] else "still running"
+    out.print(f"[bold]Run {run['run_id']}[/bold] of instance {escape(run['instance'])}: {_status(run['status'])}{dry}, "
+              f"started {when(run['started_at'])} UTC, {took}")
     if run["error"]:
         out.print(f"[red]error[/red]: {escape(run['error'])}")
     for name, reason in (run["incomplete"] or {}).items():

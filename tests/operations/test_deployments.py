@@ -98,6 +98,31 @@ def test_prefect_yaml_deployment_runs_on_a_process_worker(ops_env, prefect_harne
     assert _count(igi_engine, "SELECT count(*) FROM ss_staging.reconciliation_runs WHERE status = 'succeeded'") == 1
 
 
+def test_a_reconcile_deployment_per_instance_runs_its_instance_only(two_instances, prefect_harness, igi_engine,
+                                                                   tmp_path):
+    """prefect.yaml's reconcile deployment run with parameter instance=dr, as a deployment of instance dr would
+    be (README: Several instances): the worker's environment configures both instances; only dr is reconciled."""
+    from prefect.deployments import run_deployment
+
+    env = _env(two_instances.env, prefect_harness, tmp_path)
+    pool = "ss-igi"
+    subprocess.run([str(BIN / "prefect"), "--no-prompt", "work-pool", "create", pool, "--type", "process"],
+                   env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)  # may exist from another test
+    _prefect(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+
+    flow_run = run_deployment("reconcile/nightly-reconcile", parameters={"instance": "dr"}, timeout=0)
+    worker = subprocess.run([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--run-once"],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+
+    finished = _wait_for_final_state(flow_run.id, timeout=120)
+    assert finished.state.is_completed(), finished.state
+    with igi_engine.connect() as conn:
+        runs = conn.execute(sa.text("SELECT instance, status FROM ss_staging.reconciliation_runs")).all()
+        users = conn.execute(sa.text("SELECT DISTINCT instance FROM ss_staging.users")).scalars().all()
+    assert [tuple(r) for r in runs] == [("dr", "succeeded")] and users == ["dr"]
+
+
 def test_serve_picks_up_a_provisioning_run(ops_env, prefect_harness, sim_org, igi_engine, tmp_path):
     from prefect.deployments import run_deployment
 

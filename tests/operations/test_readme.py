@@ -98,6 +98,22 @@ def _runnable(shown: Shown) -> bool:
             and _parse(shown.args) == (0, ""))
 
 
+def _section_lines(title: str) -> range:
+    """The README's line numbers of the section headed ``title`` (to the next heading of any level)."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index(title)
+    end = next((n for n in range(start + 1, len(lines)) if lines[n].startswith("#")), len(lines))
+    return range(start + 1, end + 1)
+
+
+SEVERAL_INSTANCES = _section_lines("### Several instances")
+
+
+def _for_two_instances(shown: Shown) -> bool:
+    """A command of the section on several instances, or one that names an instance: run with two configured."""
+    return shown.line in SEVERAL_INSTANCES or "--instance" in shown.args
+
+
 class Placeholders:
     """The README's example names, mapped to objects of the simulator's organization."""
 
@@ -125,7 +141,7 @@ def test_the_readme_commands_run_against_the_simulator(ops_env, monkeypatch, pre
     ran: list[str] = []
     seen: set[tuple[str, ...]] = set()
     for shown in readme_commands():
-        if not _runnable(shown) or shown.args in seen:
+        if not _runnable(shown) or "--instance" in shown.args or shown.args in seen:
             continue
         seen.add(shown.args)
         if shown.stdin:  # echo "$NEW_PASSWORD" | ss-igi ...
@@ -141,6 +157,34 @@ def test_the_readme_commands_run_against_the_simulator(ops_env, monkeypatch, pre
     with igi_engine.connect() as conn:
         outcomes = conn.execute(sa.text("SELECT operation, code, state, trace FROM igi.event_out")).all()
     assert outcomes and all(state == 2 for _, _, state, _ in outcomes), outcomes
+
+
+def test_the_readme_commands_for_several_instances_run_against_two_simulators(two_instances, igi_engine,
+                                                                             capsys):
+    """The commands of "Several instances", and every one that names an instance, with SS_IGI_INSTANCES=default,dr
+    and the DR_ variables (the README's NAME and dr stand for dr); `runs` and `check` here, too."""
+    shown_here = [s for s in readme_commands() if _for_two_instances(s) and s.args
+                  and s.args[0] in RUNNABLE | {"runs"} and _parse(s.args) == (0, "")]
+    places = Placeholders(two_instances.dr.org)  # the requests shown are for dr
+    ran: list[str] = []
+    for shown in shown_here:
+        args = ["dr" if arg == "NAME" else arg for arg in places.fill(shown.args)]
+        if " ".join(args) in ran:
+            continue
+        status = main(args)
+        captured = capsys.readouterr()
+        assert status == 0, f"README.md line {shown.line}: ss-igi {' '.join(args)}\n{captured.err}"
+        ran.append(" ".join(args))
+        if args == ["check"]:
+            assert captured.out.count("OK") == 3 and "SecretServer-dr" in captured.out
+    assert {"check", "reconcile", "reconcile --instance dr", "runs --instance dr", "check --instance dr",
+            "provision --instance dr"} <= set(ran)
+    with igi_engine.connect() as conn:
+        instances = conn.execute(sa.text(
+            "SELECT instance FROM ss_staging.reconciliation_runs ORDER BY run_id")).scalars().all()
+        requests = conn.execute(sa.text("SELECT target, state FROM igi.event_out")).all()
+    assert set(instances) == {"default", "dr"} and instances.count("dr") >= 2
+    assert requests and all(tuple(r) == ("SecretServer-dr", 2) for r in requests), requests
 
 
 def test_the_secret_block_snippet_feeds_ss_igi(ops_env, tmp_path):

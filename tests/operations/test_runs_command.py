@@ -56,7 +56,8 @@ def test_runs_lists_the_history_and_show_gives_counts_rejects_and_change_log(
     header = next(line for line in lines if "Outcome" in line)
     assert all(h in header for h in ("Run", "Started (UTC)", "Entity", "Added", "Changed", "Removed", "Rejected"))
     users_first = next(line for line in lines if line.split()[:1] == [str(first.run_id)])
-    assert "succeeded" in users_first and "users" in users_first and f" {len(sim_org.users())} " in users_first
+    assert "default" in users_first and "users" in users_first and f" {len(sim_org.users())} " in users_first
+    assert "succeeded" in lines[lines.index(users_first) + 1]  # the run's instance, then its outcome
     assert any("dry run" in line for line in lines) and any("partial" in line for line in lines)
     shown_run = io.StringIO()
     print_run(read_run(igi_engine, second.run_id) or {}, Console(file=shown_run, width=120))
