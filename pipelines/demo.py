@@ -25,6 +25,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from connectors.igi import EmbeddedPostgres, create_engine
+from connectors.igi.entities import DEFAULT_TARGET
 from connectors.igi.queue import Operation, enqueue_request
 from pipelines.instances import DEFAULT_INSTANCE
 from pipelines.passwords import PasswordBox
@@ -169,7 +170,7 @@ def _demo_settings(settings: Settings, base_url: str, database_url: str) -> Sett
         "ss_igi_fernet_key": settings.ss_igi_fernet_key or SecretStr(PasswordBox.generate_key()),
         "secret_server_password_block": None, "igi_database_url_block": None, "ss_igi_fernet_key_block": None,
         "secret_server_domain": None, "secret_server_verify_tls": True, "secret_server_ca_bundle": None,
-        "igi_target": "SecretServer", "ss_igi_instances": f"{DEFAULT_INSTANCE},{DR}",
+        "igi_target": DEFAULT_TARGET, "ss_igi_instances": f"{DEFAULT_INSTANCE},{DR}",
     })
 
 

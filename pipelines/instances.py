@@ -21,10 +21,10 @@ from pathlib import Path
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.igi.entities import DEFAULT_INSTANCE
 from pipelines.secret_server import ConfigurationError
 from pipelines.settings import Settings
 
-DEFAULT_INSTANCE = "default"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # as the CHECK on ss_staging.reconciliation_runs.instance
 
 

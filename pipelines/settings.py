@@ -11,6 +11,8 @@ import platformdirs
 from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.igi.entities import DEFAULT_TARGET
+
 
 def _default_home() -> Path:
     return platformdirs.user_data_path("ss-igi")
@@ -28,7 +30,7 @@ class Settings(BaseSettings):
     secret_server_domain: str | None = None
     secret_server_verify_tls: bool = True
     secret_server_ca_bundle: Path | None = None
-    igi_target: str = Field("SecretServer", description="IGI target (service) name of the default instance")
+    igi_target: str = Field(DEFAULT_TARGET, description="IGI target (service) name of the default instance")
     ss_igi_instances: str | None = Field(
         None, description="Comma-separated instance names; each reads <NAME>_SECRET_SERVER_* (pipelines/instances.py)")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_TARGET = "SecretServer"  # the IGI target of a single-instance setup (IGI_TARGET's default)
+from connectors.igi.entities import DEFAULT_TARGET  # the IGI target of a single-instance setup
 
 
 @dataclass(frozen=True)
