@@ -33,7 +33,7 @@ def check_secret_server(settings: Settings) -> CheckResult:
         with open_secret_server(settings, max_attempts=2, max_retry_seconds=10.0) as client:
             report = client.test_connection()
     except Exception as exc:  # the verdict names the reason and what to do; the connector's errors carry no secrets
-        return CheckResult("Secret Server", False, explain(exc))
+        return CheckResult("Secret Server", False, explain(exc, settings.instance))
     detail = f"{report['base_url']}: version {report['version']}, healthy={report['healthy']}"
     if report["read_only_mode"]:
         detail += ", read-only mode"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sqlalchemy.exc
 
+from connectors.igi.entities import DEFAULT_INSTANCE
 from connectors.igi.migrations import MigrationError
 from connectors.secret_server import AuthenticationError, FanOutError, TlsError, TransientError, never_connected
+from pipelines.settings import instance_variable
 
 MAX_LINE = 600
 
@@ -54,7 +56,7 @@ def _database(exc: sqlalchemy.exc.DBAPIError) -> str:
 def explain(exc: BaseException, instance: str | None = None) -> str:
     """One line: what failed and what to do about it. ``instance``: the Secret Server instance it concerns, whose
     variables the advice names (``DR_SECRET_SERVER_URL``; the default instance's are unprefixed)."""
-    ss = "SECRET_SERVER_" if instance in (None, "default") else f"{str(instance).upper()}_SECRET_SERVER_"
+    ss = instance_variable(instance or DEFAULT_INSTANCE, "SECRET_SERVER_")
     if isinstance(exc, AuthenticationError) and "HTTP 404" in str(exc):
         return (f"{one_line(str(exc), 300)}: no token endpoint at that address; check {ss}URL (the base "
                 "URL, e.g. https://vault.example.com/SecretServer)")

@@ -77,7 +77,7 @@ def _named(settings: Settings, name: str) -> Instance:
         wrong = ", ".join(f"{name.upper()}_{'_'.join(map(str, e['loc'])).upper()}" for e in exc.errors())
         raise ConfigurationError(f"instance {name}: invalid value of {wrong}") from None
     values = own.model_dump(exclude={"igi_target"})
-    return Instance(name, own.igi_target or f"SecretServer-{name}", settings.for_instance(f"{name.upper()}_", values))
+    return Instance(name, own.igi_target or f"SecretServer-{name}", settings.for_instance(name, values))
 
 
 def configured_instances(settings: Settings) -> list[Instance]:

@@ -61,7 +61,7 @@ from connectors.igi.staging import MergeOptions, fail_run, load_run, record_run
 from connectors.secret_server.protocols import SecretServerReads
 from pipelines.failures import explain, fatal_for_run
 from pipelines.progress import ExtractProgress, reading
-from pipelines.settings import Settings
+from pipelines.settings import Settings, instance_variable
 
 log = logging.getLogger(__name__)
 
@@ -323,8 +323,10 @@ def _run(engine: Engine, client: SecretServerReads, run: RunHandle, selected: li
         else:
             outcome = load_run(engine, run_id, ordered, options, finish=finish)
     except Exception as exc:  # e.g. the Dask scheduler is unreachable: the run is recorded failed, with why
-        reason = explain(exc)[:2000]
-        log.error("reconciliation run %s failed: %s", run_id, reason)
+        reason = explain(exc, options.instance)[:2000]
+        # Info, not error: the failure is reported once, by whoever ran the run (the command's one line, the flow's
+        # raised ReconciliationError) and in the run record; an error record here was a second console line.
+        log.info("reconciliation run %s failed: %s", run_id, reason)
         outcome = fail_run(engine, ordered, reason, finish=finish)
     status = merged_status(incomplete) if outcome.status == "succeeded" else outcome.status
     return RunSummary(
@@ -340,7 +342,7 @@ def _nothing_extracted(incomplete: dict[str, str], instance: str) -> str:
     first, why = next(iter(incomplete.items()))
     others = f"; {len(incomplete) - 1} other entities failed too (see the run's incomplete)" \
         if len(incomplete) > 1 else ""
-    url = "SECRET_SERVER_URL" if instance == DEFAULT_INSTANCE else f"{instance.upper()}_SECRET_SERVER_URL"
+    url = instance_variable(instance, "SECRET_SERVER_URL")
     return f"no entity could be extracted: {first}: {why}{others}; check {url} and that Secret Server is up"
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from connectors.secret_server import SecretServerClient
-from pipelines.settings import Settings
+from pipelines.settings import Settings, instance_variable
 
 
 class ConfigurationError(RuntimeError):
@@ -19,7 +18,7 @@ def open_secret_server(settings: Settings, **options: Any) -> SecretServerClient
     Its messages name that instance's variables (SECRET_SERVER_URL, or DR_SECRET_SERVER_URL for instance dr)."""
     password = settings.secret_server_password_value()
     missing = [
-        settings.instance_variable(name)
+        instance_variable(settings.instance, name)
         for name, value in [
             ("SECRET_SERVER_URL", settings.secret_server_url),
             ("SECRET_SERVER_USERNAME", settings.secret_server_username),
@@ -32,8 +31,8 @@ def open_secret_server(settings: Settings, **options: Any) -> SecretServerClient
                                  "(README: Configuration)")
     assert settings.secret_server_url and settings.secret_server_username and password
     if not settings.secret_server_url.lower().startswith(("http://", "https://")):
-        raise ConfigurationError(f"{settings.instance_variable('SECRET_SERVER_URL')} must be an http(s) URL such as "
-                                 "https://vault.example.com/SecretServer")
+        url = instance_variable(settings.instance, "SECRET_SERVER_URL")
+        raise ConfigurationError(f"{url} must be an http(s) URL such as https://vault.example.com/SecretServer")
     return SecretServerClient(
         settings.secret_server_url,
         settings.secret_server_username,
@@ -43,12 +42,3 @@ def open_secret_server(settings: Settings, **options: Any) -> SecretServerClient
         ca_bundle=str(settings.secret_server_ca_bundle) if settings.secret_server_ca_bundle else None,
         **options,
     )
-
-
-_UNPREFIXED = re.compile(r"(?<![A-Z0-9_])(SECRET_SERVER_[A-Z_]+)")
-
-
-def name_instance_variables(text: str, settings: Settings) -> str:
-    """``text`` (a message that names the default instance's variables, such as `pipelines.failures.explain`'s)
-    with the variables of the instance of ``settings`` instead: SECRET_SERVER_PASSWORD -> DR_SECRET_SERVER_PASSWORD."""
-    return _UNPREFIXED.sub(lambda m: settings.instance_variable(m.group(1)), text)

@@ -11,7 +11,7 @@ import platformdirs
 from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.igi.entities import DEFAULT_TARGET
+from connectors.igi.entities import DEFAULT_INSTANCE, DEFAULT_TARGET
 
 
 def _default_home() -> Path:
@@ -52,18 +52,19 @@ class Settings(BaseSettings):
     ss_igi_dask_address: str | None = Field(
         None, description="Reconciliation fan-out on Dask: 'local' or a scheduler's tcp://host:8786")
 
-    # The prefix of the variables this object's Secret Server settings came from: "" for the default instance,
-    # "DR_" for instance dr (pipelines/instances.py). Messages name the variable the operator has to set.
-    _instance_prefix: str = PrivateAttr("")
+    # The Secret Server instance this object's secret_server_* settings belong to (pipelines/instances.py), so
+    # that messages name the variables the operator has to set.
+    _instance: str = PrivateAttr(DEFAULT_INSTANCE)
 
-    def instance_variable(self, name: str) -> str:
-        """The variable that sets instance setting ``name`` here: SECRET_SERVER_URL, DR_SECRET_SERVER_URL for dr."""
-        return f"{self._instance_prefix}{name.upper()}"
+    @property
+    def instance(self) -> str:
+        """The Secret Server instance whose settings these are ("default" unless made by `for_instance`)."""
+        return self._instance
 
-    def for_instance(self, prefix: str, values: dict[str, Any]) -> Settings:
-        """A copy with the Secret Server ``values`` of the instance whose variables start with ``prefix``."""
+    def for_instance(self, instance: str, values: dict[str, Any]) -> Settings:
+        """A copy with the Secret Server ``values`` of instance ``instance``."""
         copy = self.model_copy(update=values)
-        copy._instance_prefix = prefix
+        copy._instance = instance
         return copy
 
     def secret_server_password_value(self) -> SecretStr | None:
@@ -87,3 +88,9 @@ def resolve_secret(value: SecretStr | None, block_name: str | None) -> SecretStr
         block = cast(Secret, Secret.load(block_name))  # sync context: load() returns the block itself
         return SecretStr(str(block.get()))
     return value
+
+
+def instance_variable(instance: str, name: str) -> str:
+    """The environment variable that sets ``name`` (SECRET_SERVER_URL, ...) for Secret Server instance ``instance``:
+    the name itself for the default instance, DR_SECRET_SERVER_URL for instance dr."""
+    return name if instance == DEFAULT_INSTANCE else f"{instance.upper()}_{name}"

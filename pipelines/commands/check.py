@@ -13,8 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.check import CheckResult, check_database, check_secret_server
-from pipelines.instances import DEFAULT_INSTANCE, Instance, configured_instances, instance_named
-from pipelines.secret_server import name_instance_variables
+from pipelines.instances import DEFAULT_INSTANCE, configured_instances, instance_named
 from pipelines.settings import Settings
 
 
@@ -26,18 +25,11 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def check_instance(instance: Instance) -> CheckResult:
-    """`check_secret_server` of one instance; a failure names that instance's variables."""
-    result = check_secret_server(instance.settings)
-    return result if result.ok else CheckResult(result.system, False,
-                                                name_instance_variables(result.detail, instance.settings))
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Check each instance, then the database; print a table, and the failures on stderr."""
     configured = configured_instances(settings)
     chosen = [instance_named(settings, args.instance)] if args.instance else configured
-    checked = [(instance, check_instance(instance)) for instance in chosen]
+    checked = [(instance, check_secret_server(instance.settings)) for instance in chosen]
     database = check_database(settings)
 
     table = Table(title="ss-igi check")

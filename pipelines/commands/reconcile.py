@@ -34,7 +34,6 @@ from connectors.igi.staging import PREVIEW_PER_ENTITY
 from pipelines.commands._prefect_api import prefect_api_configured
 from pipelines.failures import CommandFailed
 from pipelines.instances import DEFAULT_INSTANCE, Instance, configured_instances, instance_named
-from pipelines.secret_server import name_instance_variables
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -134,11 +133,6 @@ def _reconcile(args: argparse.Namespace, settings: Settings, parameters: dict[st
             view.close()
 
 
-def _reason(summary: dict[str, Any], instance: Instance) -> str:
-    """The run's one-line reason, naming the instance's own variables where it names any."""
-    return name_instance_variables(summary["reason"], instance.settings)
-
-
 def _one_run(args: argparse.Namespace, settings: Settings, parameters: dict[str, Any], instance: Instance,
              run_here: bool, labelled: bool) -> int:
     from pipelines.reconcile import EXIT_CODES
@@ -146,10 +140,10 @@ def _one_run(args: argparse.Namespace, settings: Settings, parameters: dict[str,
     summary = _reconcile(args, settings, {**parameters, "instance": instance.name}, run_here)
     print_summary(summary, show_instance=labelled)
     if summary["status"] in ("failed", "aborted"):
-        raise CommandFailed(_reason(summary, instance))
+        raise CommandFailed(summary["reason"])
     code = EXIT_CODES[summary["status"]]
     if code:
-        print(f"ss-igi reconcile: {_reason(summary, instance)}", file=sys.stderr)
+        print(f"ss-igi reconcile: {summary['reason']}", file=sys.stderr)
     return code
 
 
@@ -170,7 +164,7 @@ def _each_instance(args: argparse.Namespace, settings: Settings, parameters: dic
         try:
             summary = _reconcile(args, settings, {**parameters, "instance": instance.name}, run_here)
         except Exception as exc:  # not started: said in one line, like a failed run
-            reason = name_instance_variables(explain(exc), instance.settings)
+            reason = explain(exc, instance.name)
             statuses.append("failed")
             reasons.append(f"instance {instance.name}: {reason}")
             Console().print(f"[red]ss-igi reconcile: instance {escape(instance.name)} failed[/red]: {escape(reason)}")
@@ -179,7 +173,7 @@ def _each_instance(args: argparse.Namespace, settings: Settings, parameters: dic
         statuses.append(summary["status"])
         if summary["status"] != "succeeded":  # the reason names any instance but the default one
             named = "" if instance.name != DEFAULT_INSTANCE else f"instance {instance.name}: "
-            reasons.append(f"{named}{_reason(summary, instance)}")
+            reasons.append(f"{named}{summary['reason']}")
     for reason in reasons:
         print(f"ss-igi reconcile: {reason}", file=sys.stderr)
     return EXIT_CODES[max(statuses, key=SEVERITY.__getitem__)]

@@ -96,6 +96,11 @@ def test_a_failing_instance_does_not_stop_the_others_and_the_exit_status_is_the_
     assert line.startswith("ss-igi reconcile: run 2 of instance dr failed: Secret Server refused the login")
     assert line.endswith("check DR_SECRET_SERVER_USERNAME, DR_SECRET_SERVER_PASSWORD and DR_SECRET_SERVER_DOMAIN")
     assert WRONG not in captured.out + captured.err
+    # The run history says the same as the command line: the reason recorded for auditors names dr's variables.
+    with igi_engine.connect() as conn:
+        recorded = conn.execute(sa.text(
+            "SELECT error FROM ss_staging.reconciliation_runs WHERE instance = 'dr'")).scalar_one()
+    assert recorded.endswith("check DR_SECRET_SERVER_USERNAME, DR_SECRET_SERVER_PASSWORD and DR_SECRET_SERVER_DOMAIN")
 
     # A warning (partial) of one instance is exit status 3 when the other succeeds.
     monkeypatch.setenv("DR_SECRET_SERVER_PASSWORD", "admin")
