@@ -91,7 +91,7 @@ def test_a_failing_instance_does_not_stop_the_others_and_the_exit_status_is_the_
     assert _runs(igi_engine) == [("default", "succeeded"), ("dr", "failed")]
     assert set(_users_by_instance(igi_engine)) == {"default"}
     assert _token_requests(two_instances.dr) == 1  # a refused login is one attempt
-    # One line; a log record may precede it where Prefect's logging is set up (README: Logging).
+    # The command's one line (a test run earlier in this process may have left Prefect's log handlers behind).
     (line,) = [line for line in captured.err.splitlines() if line.startswith("ss-igi ")]
     assert line.startswith("ss-igi reconcile: run 2 of instance dr failed: Secret Server refused the login")
     assert line.endswith("check DR_SECRET_SERVER_USERNAME, DR_SECRET_SERVER_PASSWORD and DR_SECRET_SERVER_DOMAIN")
