@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pipelines.logs import install_redaction
-from pipelines.settings import Settings
+from pipelines.settings import Settings, instance_variable
 
 COMMANDS = ["demo", "reconcile", "provision", "request", "runs", "queue", "check", "db", "simulator", "serve",
             "dictionary"]
@@ -84,7 +84,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         name = instance.strip().lower()
         if flags and name != DEFAULT_INSTANCE:
             raise ConfigurationError(f"{', '.join(flags)} set the default instance only; for instance {name} "
-                                     f"set {name.upper()}_SECRET_SERVER_* in the environment")
+                                     f"set {instance_variable(name, 'SECRET_SERVER_*')} in the environment")
     return Settings(**given)
 
 

@@ -29,7 +29,7 @@ from connectors.igi.entities import DEFAULT_TARGET
 from connectors.igi.queue import Operation, enqueue_request
 from pipelines.instances import DEFAULT_INSTANCE
 from pipelines.passwords import PasswordBox
-from pipelines.settings import Settings
+from pipelines.settings import Settings, instance_variable
 
 DEMO_DATABASE = "ss_igi_demo"
 DEMO_USER = "demo.newhire"
@@ -178,10 +178,11 @@ def _demo_settings(settings: Settings, base_url: str, database_url: str) -> Sett
 def _instance_variables(base_url: str) -> Iterator[None]:
     """The dr instance's variables, as an operator would export them (README: Several instances), for the
     demo's duration; any DR_* instance settings of the caller's environment are set aside meanwhile."""
-    prefix = f"{DR.upper()}_"
-    values: dict[str, str | None] = {f"{prefix}SECRET_SERVER_{name}": None for name in DR_VARIABLES}
-    values.update({f"{prefix}SECRET_SERVER_URL": base_url, f"{prefix}SECRET_SERVER_USERNAME": "admin",
-                   f"{prefix}SECRET_SERVER_PASSWORD": "admin", f"{prefix}IGI_TARGET": DR_TARGET})
+    values: dict[str, str | None] = {instance_variable(DR, f"SECRET_SERVER_{name}"): None for name in DR_VARIABLES}
+    values.update({instance_variable(DR, "SECRET_SERVER_URL"): base_url,
+                   instance_variable(DR, "SECRET_SERVER_USERNAME"): "admin",
+                   instance_variable(DR, "SECRET_SERVER_PASSWORD"): "admin",
+                   instance_variable(DR, "IGI_TARGET"): DR_TARGET})
     saved = {name: os.environ.get(name) for name in values}
     try:
         for name, value in values.items():

@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.igi.entities import DEFAULT_INSTANCE
 from pipelines.secret_server import ConfigurationError
-from pipelines.settings import Settings
+from pipelines.settings import Settings, instance_variable
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # as the CHECK on ss_staging.reconciliation_runs.instance
 
@@ -72,9 +72,9 @@ def _named(settings: Settings, name: str) -> Instance:
     if name == DEFAULT_INSTANCE:
         return Instance(name, settings.igi_target, settings)
     try:
-        own = _InstanceVariables(_env_prefix=f"{name.upper()}_")
+        own = _InstanceVariables(_env_prefix=instance_variable(name, ""))
     except ValidationError as exc:
-        wrong = ", ".join(f"{name.upper()}_{'_'.join(map(str, e['loc'])).upper()}" for e in exc.errors())
+        wrong = ", ".join(instance_variable(name, "_".join(map(str, e["loc"])).upper()) for e in exc.errors())
         raise ConfigurationError(f"instance {name}: invalid value of {wrong}") from None
     values = own.model_dump(exclude={"igi_target"})
     return Instance(name, own.igi_target or f"SecretServer-{name}", settings.for_instance(name, values))
@@ -104,11 +104,3 @@ def instance_named(settings: Settings, name: str | None) -> Instance:
             return instance
     raise ConfigurationError(f"no instance {name!r} is configured (SS_IGI_INSTANCES: "
                              f"{', '.join(i.name for i in instances)})")
-
-
-def instance_for_target(instances: list[Instance], target: str | None) -> Instance | None:
-    """The instance a provisioning request's target names (NULL: the default instance), or None if none does."""
-    for instance in instances:
-        if (target is None and instance.name == DEFAULT_INSTANCE) or (target is not None and instance.target == target):
-            return instance
-    return None

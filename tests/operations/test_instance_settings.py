@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.instances import configured_instances, instance_for_target, instance_named
+from pipelines.instances import configured_instances, instance_named
 from pipelines.secret_server import ConfigurationError
 from pipelines.settings import Settings
 
@@ -43,21 +43,16 @@ def test_named_instances_read_their_own_prefixed_variables(clean_env: pytest.Mon
     assert dr.settings.secret_server_verify_tls is False and default.settings.secret_server_verify_tls is True
     pw = dr.settings.secret_server_password_value()
     assert pw is not None and pw.get_secret_value() == "p-dr"
-    assert instance_for_target([default, dr], "SS-DR") is dr
-    assert instance_for_target([default, dr], None) is default
-    assert instance_for_target([default, dr], "Elsewhere") is None
     with pytest.raises(ConfigurationError, match="several instances are configured \\(default, dr\\)"):
         instance_named(Settings(), None)
     with pytest.raises(ConfigurationError, match="no instance 'eu' is configured"):
         instance_named(Settings(), "eu")
 
 
-def test_a_named_instance_defaults_its_target_and_no_default_instance_takes_null_targets(
-        clean_env: pytest.MonkeyPatch) -> None:
+def test_a_named_instance_defaults_its_target(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("SS_IGI_INSTANCES", "prod,dr")
     prod, dr = configured_instances(Settings())
     assert (prod.target, dr.target) == ("SecretServer-prod", "SecretServer-dr")
-    assert instance_for_target([prod, dr], None) is None
 
 
 @pytest.mark.parametrize("value, reason", [
